@@ -1,0 +1,3 @@
+from sightlog.cli.main import app
+
+app(prog_name="sightlog")

@@ -1,0 +1,1 @@
+"""The ``sightlog`` command line (Typer)."""

@@ -1,0 +1,96 @@
+"""``sightlog serve``: check the address and data directory, bootstrap, then run uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from sightlog.cli.options import DatabaseUrl, DataDir, settings_from
+from sightlog.config import Settings
+from sightlog.errors import SightlogError
+from sightlog.server.app import create_app
+from sightlog.services import Services
+
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(2)
+
+
+def _check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-probe-{uuid.uuid4().hex}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _fail(
+            f"The data directory {path} is not writable ({exc.strerror}). Choose another with --data-dir."
+        ) from None
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise _fail(
+                f"Port {port} on {host} is already in use. Stop the other process or pick --port."
+            ) from None
+        raise _fail(f"Cannot listen on {host}:{port} ({exc.strerror}).") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on [env: SIGHTLOG_HOST; default 127.0.0.1].")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env: SIGHTLOG_PORT; default 8400].")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the Sightlog server (SQLite and a local image folder unless told otherwise)."""
+    settings: Settings = settings_from(data_dir, database_url, host=host, port=port)
+    _check_data_dir(settings.data_dir)
+    sock = _bind(settings.host, settings.port)
+    try:
+        services = Services.open(settings)
+        boot = services.auth.bootstrap(settings.data_dir, settings.bootstrap_key)
+    except SightlogError as exc:
+        raise _fail(exc.message) from None
+
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"Sightlog {services.store.backend} store in [bold]{settings.data_dir.resolve()}[/bold]")
+    if boot is not None:
+        console.print("First start: created workspace [bold]default[/bold] with an admin API key:")
+        console.print(f"    [bold green]{boot.key}[/bold green]")
+        console.print(f"  (also saved to {boot.key_file}, mode 0600; it is not shown again)")
+    console.print(f"Serving on [bold]{url}[/bold]  — API reference at {url}/docs")
+    console.print(f"Authenticate with:  curl -H 'Authorization: Bearer <key>' {url}/vision-events/use-cases")
+
+    config = uvicorn.Config(
+        create_app(settings, services),
+        log_level=os.environ.get("SIGHTLOG_LOG_LEVEL", "warning"),
+        access_log=False,
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        services.close()
+        console.print("Sightlog stopped.")

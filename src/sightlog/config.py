@@ -1,0 +1,37 @@
+"""Settings, read from ``SIGHTLOG_*`` environment variables (and a ``.env`` file) by pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIGHTLOG_", env_file=".env", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8400
+    data_dir: Path = Path("sightlog-data")
+    # Defaults to SQLite inside data_dir; e.g. "sqlite:////var/lib/sightlog/events.db".
+    database_url: str | None = None
+    bootstrap_key: str | None = None
+
+    max_body_bytes: int = Field(10 * MIB, description="JSON request bodies")
+    max_image_bytes: int = Field(25 * MIB, description="one uploaded image")
+    max_image_pixels: int = Field(100_000_000, description="decompression-bomb guard")
+    max_batch_events: int = 100
+    max_query_limit: int = 1000
+    thumbnail_side: int = 320
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sightlog.db').resolve()}"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "images"

@@ -1,0 +1,1 @@
+"""Wire and domain models (pydantic, no I/O)."""

@@ -1,0 +1,54 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
+from fastapi import FastAPI
+
+from sightlog import __version__
+from sightlog.config import MIB, Settings
+from sightlog.server import errors
+from sightlog.server.limits import BodySizeLimit
+from sightlog.server.routes import events, images, session, use_cases
+from sightlog.services import Services
+
+# Writes wait on the group-commit writer from worker threads; allow enough of them to fill a group.
+WORKER_THREADS = 64
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Build the app; the store is opened at startup unless ``services`` is given (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+        owned = services is None
+        app.state.services = services or Services.open(settings)
+        app.state.services.store.start_writer()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="Sightlog",
+        version=__version__,
+        summary="Self-hosted datastore for vision events, wire-compatible with Roboflow Vision Events.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    # Ordered so that /vision-events/... wins over the catch-all /{workspace} of the session router.
+    for module in (events, use_cases, images, session):
+        app.include_router(module.router)
+
+    upload_limit = settings.max_image_bytes + MIB  # multipart framing and the small form fields
+
+    def limit_for(path: str) -> int:
+        return upload_limit if path == "/vision-events/upload" else settings.max_body_bytes
+
+    app.add_middleware(BodySizeLimit, limit_for=limit_for)
+    return app

@@ -1,0 +1,91 @@
+"""Image uploads (staged, sniffed, fully decoded, then committed by content address) and thumbnails."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import orjson
+
+from sightlog.errors import BadRequest, NotFound
+from sightlog.imaging import inspect_image, make_thumbnail
+from sightlog.models.records import ImageRecord, Workspace
+from sightlog.services.events import IMAGES_PATH
+from sightlog.services.timeutil import now_us
+from sightlog.services.validation import check_metadata
+from sightlog.store.base import BlobStore, EventStore
+
+
+@dataclass(frozen=True, slots=True)
+class ImageLimits:
+    max_bytes: int
+    max_pixels: int
+    thumbnail_side: int
+
+
+class ImageService:
+    def __init__(self, store: EventStore, blobs: BlobStore, limits: ImageLimits) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.limits = limits
+
+    def upload(
+        self, workspace: Workspace, source: BinaryIO, name: str | None, metadata_text: str | None
+    ) -> dict[str, Any]:
+        metadata_json = _parse_metadata(metadata_text)
+        staged = self.blobs.stage(source, self.limits.max_bytes)
+        try:
+            info = inspect_image(staged.path, max_pixels=self.limits.max_pixels)
+        except BaseException:
+            self.blobs.discard(staged)
+            raise
+        self.blobs.commit(staged)
+        record = ImageRecord(
+            source_id=uuid.uuid4().hex,
+            sha256=staged.sha256,
+            format=info.format,
+            mime=info.mime,
+            width=info.width,
+            height=info.height,
+            size=staged.size,
+            name=name[:1000] if name else None,
+            created_at=now_us(),
+        )
+        self.store.add_image(workspace.pk, record, metadata_json)
+        return {"success": True, "sourceId": record.source_id, "url": f"{IMAGES_PATH}/{record.source_id}"}
+
+    def get(self, workspace: Workspace, source_id: str) -> ImageRecord:
+        record = self.store.get_image(workspace.pk, source_id)
+        if record is None:
+            raise NotFound(f"No image '{source_id}' in this workspace.")
+        return record
+
+    def thumbnail(self, workspace: Workspace, source_id: str) -> tuple[str, str]:
+        """(blob sha256, mime) of the thumbnail, made on first request and stored."""
+        record = self.get(workspace, source_id)
+        existing = self.store.get_thumbnail(record.sha256)
+        if existing is not None and self.blobs.exists(existing[0]):
+            return existing
+        data, mime = make_thumbnail(
+            self.blobs.path(record.sha256),
+            max_side=self.limits.thumbnail_side,
+            max_pixels=self.limits.max_pixels,
+        )
+        staged = self.blobs.stage_bytes(data)
+        self.blobs.commit(staged)
+        self.store.add_thumbnail(record.sha256, staged.sha256, mime)
+        return staged.sha256, mime
+
+
+def _parse_metadata(text: str | None) -> str | None:
+    if text is None or text == "":
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise BadRequest("metadata must be a JSON object encoded as a string.") from None
+    problems = check_metadata(value)
+    if problems:
+        raise BadRequest(f"metadata is invalid: {problems[0]}.")
+    return orjson.dumps(value).decode()

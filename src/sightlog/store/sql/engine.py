@@ -1,0 +1,137 @@
+"""Engines and the single write path.
+
+SQLite allows one writer at a time, and every commit pays an fsync. Rather than let request threads fight
+for the write lock, all writes go through :class:`GroupCommitWriter`: one thread takes every write that is
+waiting, runs each inside its own SAVEPOINT (so one bad write cannot sink its neighbours) and commits them
+together — many concurrent single-event writes share one fsync, and an acknowledgement is only given after
+the commit that made the write durable.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from sightlog.errors import Unavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+WriteFn = Callable[[Connection], Any]
+
+# How many queued writes one commit may carry; bounds the latency a single write can add to its group.
+MAX_GROUP = 64
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, for_writes: bool) -> Engine:
+    """An engine for reads (plain BEGIN) or writes (BEGIN IMMEDIATE on SQLite)."""
+    if not is_sqlite(url):
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    # Pooled connections keep SQLite's page cache warm between requests.
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below decide how transactions start (pysqlite would defer BEGIN).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: the WAL is fsynced at every commit, so an acknowledged write survives power loss.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if for_writes else "BEGIN")
+
+    return engine
+
+
+def unavailable(exc: DBAPIError) -> Unavailable:
+    return Unavailable(f"The event store is unavailable ({type(exc.orig).__name__}); retry shortly.")
+
+
+class GroupCommitWriter:
+    """Serialises writes on one connection and commits them in groups."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[tuple[WriteFn, Future[Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="sightlog-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+        future: Future[T] = Future()
+        self._queue.put((fn, future))
+        return future
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        return self.submit(fn).result()
+
+    def close(self) -> None:
+        """Finish every queued write, then stop."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is None:
+                break
+            group = [item]
+            while len(group) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                group.append(nxt)
+            self._commit_group(group)
+
+    def _commit_group(self, group: list[tuple[WriteFn, Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                for fn, future in group:
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = fn(conn)
+                    except Exception as exc:  # the caller gets it; neighbours still commit
+                        savepoint.rollback()
+                        outcomes.append((future, None, exc))
+                    else:
+                        savepoint.commit()
+                        outcomes.append((future, result, None))
+        except Exception as exc:  # the commit itself failed: nothing in the group is durable
+            failure = _as_store_error(exc)
+            log.warning("write group of %d failed: %s", len(group), exc)
+            for _fn, future in group:
+                future.set_exception(failure)
+            return
+        for future, result, error in outcomes:
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(_as_store_error(error))
+
+
+def _as_store_error(exc: BaseException) -> BaseException:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return unavailable(exc)
+    return exc

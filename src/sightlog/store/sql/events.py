@@ -1,0 +1,201 @@
+"""Writing and deleting events together with their side tables, counters and feedback links.
+
+Everything here runs inside one transaction opened by the writer, so the side tables (``event_attrs``,
+``detections``), the per-use-case counters and the feedback status are never out of step with the events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql import func
+
+from sightlog.models.records import EventRow
+from sightlog.store.sql.schema import detections, event_attrs, events, metadata_fields, use_case_stats
+from sightlog.store.sql.use_cases import recompute_last_ts
+
+# Stay far below SQLite's bound-parameter limit in IN (...) lists.
+CHUNK = 500
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _dialect_insert(conn: Connection):  # noqa: ANN202 - returns a dialect-specific Insert factory
+    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+
+
+def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], now: int) -> list[bool]:
+    """Insert or replace ``rows`` (unique event ids); returns, per row, whether it was new."""
+    ids = [r.event_id for r in rows]
+    replaced = _find(conn, workspace_pk, ids)
+    stale_targets = {old.related_event_id for old in replaced.values() if old.related_event_id}
+    _remove(conn, list(replaced.values()))
+
+    new_pks = (
+        conn.execute(
+            insert(events).returning(events.c.pk, sort_by_parameter_order=True),
+            [
+                {
+                    "workspace_pk": workspace_pk,
+                    "event_id": r.event_id,
+                    "use_case_pk": r.use_case_pk,
+                    "event_type": r.event_type,
+                    "ts": r.ts,
+                    "device_id": r.device_id,
+                    "stream_id": r.stream_id,
+                    "workflow_id": r.workflow_id,
+                    "external_id": r.external_id,
+                    "related_event_id": r.related_event_id,
+                    "feedback_value": r.feedback_value,
+                    "has_warnings": r.has_warnings,
+                    "received_at": now,
+                    "body": r.body,
+                }
+                for r in rows
+            ],
+        )
+        .scalars()
+        .all()
+    )
+
+    attrs = [
+        {"event_pk": pk, "ns": ns, "key": key, "value_type": vt, "str_value": sv, "num_value": nv}
+        for pk, r in zip(new_pks, rows, strict=True)
+        for ns, key, vt, sv, nv in r.attrs
+    ]
+    if attrs:
+        conn.execute(insert(event_attrs), attrs)
+    dets = [
+        {"event_pk": pk, "class_name": cls, "confidence": conf}
+        for pk, r in zip(new_pks, rows, strict=True)
+        for cls, conf in r.detections
+    ]
+    if dets:
+        conn.execute(insert(detections), dets)
+
+    _add_stats(conn, rows)
+    _add_metadata_fields(conn, rows)
+    feedback_targets = {r.related_event_id for r in rows if r.related_event_id} | stale_targets
+    _refresh_feedback(conn, workspace_pk, set(ids), feedback_targets)
+    return [r.event_id not in replaced for r in rows]
+
+
+def delete_event(conn: Connection, workspace_pk: int, event_id: str) -> bool:
+    old = _find(conn, workspace_pk, [event_id]).get(event_id)
+    if old is None:
+        return False
+    _remove(conn, [old])
+    if old.related_event_id:
+        _refresh_feedback(conn, workspace_pk, set(), {old.related_event_id})
+    return True
+
+
+def _find(conn: Connection, workspace_pk: int, ids: Sequence[str]) -> dict[str, Row]:
+    found: dict[str, Row] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(
+                events.c.pk,
+                events.c.event_id,
+                events.c.use_case_pk,
+                events.c.event_type,
+                events.c.related_event_id,
+            ).where(events.c.workspace_pk == workspace_pk, events.c.event_id.in_(chunk))
+        )
+        found.update((r.event_id, r) for r in rows)
+    return found
+
+
+def _remove(conn: Connection, old: list[Row]) -> None:
+    """Delete replaced or deleted events, their side rows, and take them out of the counters."""
+    if not old:
+        return
+    pks = [r.pk for r in old]
+    for table in (event_attrs, detections):
+        conn.execute(delete(table).where(table.c.event_pk.in_(pks)))
+    conn.execute(delete(events).where(events.c.pk.in_(pks)))
+    groups = Counter((r.use_case_pk, r.event_type) for r in old)
+    for (use_case_pk, event_type), n in groups.items():
+        conn.execute(
+            update(use_case_stats)
+            .where(use_case_stats.c.use_case_pk == use_case_pk, use_case_stats.c.event_type == event_type)
+            .values(event_count=use_case_stats.c.event_count - n)
+        )
+    recompute_last_ts(conn, groups)
+
+
+def _add_stats(conn: Connection, rows: Sequence[EventRow]) -> None:
+    totals: dict[tuple[int, str], tuple[int, int]] = {}
+    for r in rows:
+        count, last = totals.get((r.use_case_pk, r.event_type), (0, r.ts))
+        totals[(r.use_case_pk, r.event_type)] = (count + 1, max(last, r.ts))
+    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
+    stmt = _dialect_insert(conn)(use_case_stats)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[use_case_stats.c.use_case_pk, use_case_stats.c.event_type],
+        set_={
+            "event_count": use_case_stats.c.event_count + stmt.excluded.event_count,
+            "last_ts": greatest(
+                func.coalesce(use_case_stats.c.last_ts, stmt.excluded.last_ts), stmt.excluded.last_ts
+            ),
+        },
+    )
+    conn.execute(
+        stmt,
+        [
+            {"use_case_pk": uc, "event_type": et, "event_count": n, "last_ts": last}
+            for (uc, et), (n, last) in totals.items()
+        ],
+    )
+
+
+def _add_metadata_fields(conn: Connection, rows: Sequence[EventRow]) -> None:
+    seen = {(r.use_case_pk, f, t) for r in rows for f, t in r.metadata_types}
+    if seen:
+        stmt = _dialect_insert(conn)(metadata_fields).on_conflict_do_nothing()
+        conn.execute(stmt, [{"use_case_pk": uc, "field": f, "value_type": t} for uc, f, t in seen])
+
+
+def _refresh_feedback(
+    conn: Connection, workspace_pk: int, written: set[str], targets: Collection[str]
+) -> None:
+    """Set each event's feedback to its latest operator_feedback (by timestamp, then receive order).
+
+    ``written`` events pick up feedback that arrived before them; ``targets`` are events whose feedback
+    may have changed because a feedback event was written, replaced or deleted.
+    """
+    wanted = sorted(written | set(targets))
+    latest: dict[str, Row] = {}
+    for chunk in _chunks(wanted):
+        rows = conn.execute(
+            select(
+                events.c.related_event_id,
+                events.c.event_id,
+                events.c.feedback_value,
+                events.c.ts,
+                events.c.pk,
+            ).where(events.c.workspace_pk == workspace_pk, events.c.related_event_id.in_(chunk))
+        )
+        for r in rows:
+            best = latest.get(r.related_event_id)
+            if best is None or (r.ts, r.pk) > (best.ts, best.pk):
+                latest[r.related_event_id] = r
+    for event_id in wanted:
+        best = latest.get(event_id)
+        if best is None and event_id not in targets:
+            continue  # newly written, no feedback: already NULL
+        conn.execute(
+            update(events)
+            .where(events.c.workspace_pk == workspace_pk, events.c.event_id == event_id)
+            .values(
+                feedback_status=best.feedback_value if best else None,
+                feedback_event_id=best.event_id if best else None,
+            )
+        )

@@ -1,0 +1,174 @@
+"""Tables of the SQL event store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Times are integer microseconds since the Unix epoch (UTC): compact, index-friendly and compared as
+instants whatever offset a client sent. Upserts replace an event row (delete + insert), so ``events.pk``
+order is receive order, which breaks feedback ties ("the one received last").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+# BigInteger primary keys become INTEGER on SQLite so they alias the rowid.
+PK = BigInteger().with_variant(Integer(), "sqlite")
+
+meta_info = Table(
+    "sightlog_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+workspaces = Table(
+    "workspaces",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(256), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("workspace_pk", ForeignKey("workspaces.pk"), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("name", String(256), nullable=True),
+    Column("scopes", String(256), nullable=False),  # space-separated
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+use_cases = Table(
+    "use_cases",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("workspace_pk", ForeignKey("workspaces.pk"), nullable=False),
+    Column("slug", String(300), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("retention_days", Integer, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("workspace_pk", "slug"),
+    UniqueConstraint("workspace_pk", "name"),
+)
+
+# Per use case and event type: maintained in the ingest transaction so listings never count rows.
+use_case_stats = Table(
+    "use_case_stats",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("event_type", String(32), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+    Column("last_ts", BigInteger, nullable=True),
+)
+
+metadata_fields = Table(
+    "metadata_fields",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("value_type", String(8), primary_key=True),  # string | number | boolean
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("workspace_pk", ForeignKey("workspaces.pk"), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("mime", String(32), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("name", String(1000), nullable=True),
+    Column("metadata", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("workspace_pk", "source_id"),
+)
+
+# Thumbnails are derived from blob bytes alone, so they are shared by every upload of the same bytes.
+thumbnails = Table(
+    "thumbnails",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("thumb_sha256", String(64), nullable=False),
+    Column("mime", String(32), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("pk", PK, primary_key=True, autoincrement=True),
+    Column("workspace_pk", ForeignKey("workspaces.pk"), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("use_case_pk", ForeignKey("use_cases.pk"), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("device_id", String(256), nullable=True),
+    Column("stream_id", String(256), nullable=True),
+    Column("workflow_id", String(256), nullable=True),
+    Column("external_id", String(1000), nullable=True),
+    Column("related_event_id", String(256), nullable=True),  # operator_feedback only
+    Column("feedback_value", String(16), nullable=True),  # operator_feedback only
+    Column("feedback_status", String(16), nullable=True),  # latest feedback on this event
+    Column("feedback_event_id", String(256), nullable=True),
+    Column("has_warnings", Boolean, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),  # the event as stored, JSON
+    UniqueConstraint("workspace_pk", "event_id"),
+    sqlite_autoincrement=True,
+)
+Index("ix_events_page", events.c.use_case_pk, events.c.ts, events.c.event_id)
+Index("ix_events_type", events.c.use_case_pk, events.c.event_type, events.c.ts)
+Index(
+    "ix_events_related",
+    events.c.workspace_pk,
+    events.c.related_event_id,
+    sqlite_where=events.c.related_event_id.is_not(None),
+    postgresql_where=events.c.related_event_id.is_not(None),
+)
+
+# Scalar custom metadata (namespace "m") and eventData (namespace "d") values, one row per key.
+# value_type: "s" string (str_value), "n" number (num_value), "b" boolean (num_value 0/1).
+event_attrs = Table(
+    "event_attrs",
+    metadata,
+    Column("event_pk", ForeignKey("events.pk", ondelete="CASCADE"), primary_key=True),
+    Column("ns", String(1), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("value_type", String(1), nullable=False),
+    Column("str_value", String(10000), nullable=True),
+    Column("num_value", Float, nullable=True),
+)
+
+# One row per prediction of any kind, for class / confidence filters.
+detections = Table(
+    "detections",
+    metadata,
+    Column("event_pk", ForeignKey("events.pk", ondelete="CASCADE"), nullable=False),
+    Column("class_name", String(256), nullable=False),
+    Column("confidence", Float, nullable=False),
+)
+Index("ix_detections_event", detections.c.event_pk, detections.c.class_name, detections.c.confidence)
