@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# One command to set up and run the whole test suite (what CI runs): installs the test extras into .venv,
+# makes sure the local services the tests use are up, then runs ruff and pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh test
+
+# PostgreSQL on 127.0.0.1:5432 (trust auth, database "test") backs the PostgreSQL half of the suite.
+if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+fi
+
+.venv/bin/ruff check src tests bench
+.venv/bin/python -m pytest "$@"
