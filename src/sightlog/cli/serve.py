@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 import uuid
 from pathlib import Path
@@ -89,6 +90,10 @@ def serve(
         log_level=os.environ.get("SIGHTLOG_LOG_LEVEL", "warning"),
         access_log=False,
     )
+    # uvicorn re-raises the stop signal once it has shut down, which would kill the process before the
+    # store is closed; with these no-op handlers in place, that re-raise is harmless and `finally` runs.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: None)
     try:
         uvicorn.Server(config).run(sockets=[sock])
     finally:

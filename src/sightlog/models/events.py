@@ -50,10 +50,12 @@ class ImageEntry(BaseModel):
     sourceId: Id | None = None
     inputSourceId: Id | None = None
     label: Annotated[StrictStr, Field(max_length=256)] | None = None
-    objectDetections: Annotated[list[ObjectDetection], Field(max_length=MAX_PREDICTIONS)] = []
-    classifications: Annotated[list[Classification], Field(max_length=MAX_PREDICTIONS)] = []
-    instanceSegmentations: Annotated[list[InstanceSegmentation], Field(max_length=MAX_PREDICTIONS)] = []
-    keypoints: Annotated[list[KeypointDetection], Field(max_length=MAX_PREDICTIONS)] = []
+    objectDetections: Annotated[list[ObjectDetection], Field(max_length=MAX_PREDICTIONS)] | None = None
+    classifications: Annotated[list[Classification], Field(max_length=MAX_PREDICTIONS)] | None = None
+    instanceSegmentations: Annotated[list[InstanceSegmentation], Field(max_length=MAX_PREDICTIONS)] | None = (
+        None
+    )
+    keypoints: Annotated[list[KeypointDetection], Field(max_length=MAX_PREDICTIONS)] | None = None
 
 
 class VideoRef(BaseModel):

@@ -35,8 +35,19 @@ class ObjectDetection(_Boxed):
     pass
 
 
+class Point(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    x: Number
+    y: Number
+
+
+# Polygon vertices as [x, y] pairs (the hosted API's form) or {"x", "y"} objects (inference's form).
+PointPair = Annotated[list[Number], Field(min_length=2, max_length=2)]
+
+
 class InstanceSegmentation(_Boxed):
-    points: Annotated[list[tuple[Number, Number]], Field(min_length=3, max_length=100_000)]
+    points: Annotated[list[PointPair | Point], Field(min_length=3, max_length=100_000)]
 
 
 class Keypoint(BaseModel):

@@ -19,6 +19,7 @@ from sightlog.models.predictions import PREDICTION_KINDS
 from sightlog.services.timeutil import format_instant, parse_instant
 
 MAX_FUTURE_US = 86_400 * 1_000_000
+EVENT_FIELDS = frozenset(EventIn.model_fields)
 IMAGE_READ_FIELDS = frozenset({"url", "inputUrl", "thumbnailUrl", "width", "height"})
 _ALERT_TYPE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 # Member tags pydantic adds to the loc of a failed union branch; one message per field is enough.
@@ -110,6 +111,11 @@ def pydantic_details(exc: ValidationError, prefix: str = "") -> list[ErrorDetail
     details: dict[str, ErrorDetail] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = _loc(prefix, err["loc"])
+        if err["loc"][-1:] == ("[key]",):  # pydantic marks a bad dict key this way
+            details.setdefault(
+                loc, ErrorDetail(loc, "is not a valid key: use 1-100 of A-Z a-z 0-9 _ - and space")
+            )
+            continue
         if loc in details:  # several union branches failed: say what is accepted instead
             if "customMetadata" in loc:
                 details[loc] = ErrorDetail(
@@ -198,7 +204,7 @@ def validate_event(raw: Any, loc: str, now: int) -> ValidEvent | list[ErrorDetai
     if errors:
         return errors
 
-    body = {k: v for k, v in raw.items() if k in EventIn.model_fields}
+    body = {k: v for k, v in raw.items() if k in EVENT_FIELDS}
     body["timestamp"] = format_instant(ts)
     if body.get("images"):
         # Server-computed image fields are added on read, never stored from a client.

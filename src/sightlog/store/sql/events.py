@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import func
@@ -31,6 +32,44 @@ def _dialect_insert(conn: Connection):  # noqa: ANN202 - returns a dialect-speci
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
+# Feedback columns are left out: they are filled by _refresh_feedback.
+_EVENT_COLUMNS = (
+    "pk", "workspace_pk", "event_id", "use_case_pk", "event_type", "ts", "device_id", "stream_id",
+    "workflow_id", "external_id", "related_event_id", "feedback_value", "has_warnings", "received_at", "body",
+)  # fmt: skip
+
+
+def _bulk_insert(
+    conn: Connection, table: Table, rows: list[tuple[Any, ...]], columns: Sequence[str] | None = None
+) -> None:
+    """``executemany`` straight on the driver (values in ``columns`` order, default all of the table's).
+    SQLAlchemy's per-row parameter processing costs more than SQLite's own work on the hottest inserts."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    names = columns or [c.name for c in table.columns]
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})", rows
+    )
+
+
+def _reserve_pks(conn: Connection, n: int) -> int:
+    """First of ``n`` fresh event primary keys, so side rows can reference events without RETURNING.
+
+    SQLite: the writer holds the database write lock (BEGIN IMMEDIATE), so nobody allocates meanwhile, and
+    AUTOINCREMENT's ``sqlite_sequence`` guarantees keys of deleted events are never reused.
+    PostgreSQL: draw from the column's sequence.
+    """
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT nextval(pg_get_serial_sequence('events', 'pk')) FROM generate_series(1, %s)"
+        keys = [r[0] for r in conn.exec_driver_sql(sql, (n,))]
+        if keys != list(range(keys[0], keys[0] + n)):  # a concurrent writer interleaved; ask again
+            return _reserve_pks(conn, n)
+        return keys[0]
+    row = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name = 'events'").first()
+    return (row[0] if row else 0) + 1
+
+
 def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], now: int) -> list[bool]:
     """Insert or replace ``rows`` (unique event ids); returns, per row, whether it was new."""
     ids = [r.event_id for r in rows]
@@ -38,47 +77,17 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
     stale_targets = {old.related_event_id for old in replaced.values() if old.related_event_id}
     _remove(conn, list(replaced.values()))
 
-    new_pks = (
-        conn.execute(
-            insert(events).returning(events.c.pk, sort_by_parameter_order=True),
-            [
-                {
-                    "workspace_pk": workspace_pk,
-                    "event_id": r.event_id,
-                    "use_case_pk": r.use_case_pk,
-                    "event_type": r.event_type,
-                    "ts": r.ts,
-                    "device_id": r.device_id,
-                    "stream_id": r.stream_id,
-                    "workflow_id": r.workflow_id,
-                    "external_id": r.external_id,
-                    "related_event_id": r.related_event_id,
-                    "feedback_value": r.feedback_value,
-                    "has_warnings": r.has_warnings,
-                    "received_at": now,
-                    "body": r.body,
-                }
-                for r in rows
-            ],
-        )
-        .scalars()
-        .all()
-    )
-
-    attrs = [
-        {"event_pk": pk, "ns": ns, "key": key, "value_type": vt, "str_value": sv, "num_value": nv}
+    first_pk = _reserve_pks(conn, len(rows))
+    new_pks = range(first_pk, first_pk + len(rows))
+    event_rows = [
+        (pk, workspace_pk, r.event_id, r.use_case_pk, r.event_type, r.ts, r.device_id, r.stream_id)
+        + (r.workflow_id, r.external_id, r.related_event_id, r.feedback_value, r.has_warnings, now, r.body)
         for pk, r in zip(new_pks, rows, strict=True)
-        for ns, key, vt, sv, nv in r.attrs
     ]
-    if attrs:
-        conn.execute(insert(event_attrs), attrs)
-    dets = [
-        {"event_pk": pk, "class_name": cls, "confidence": conf}
-        for pk, r in zip(new_pks, rows, strict=True)
-        for cls, conf in r.detections
-    ]
-    if dets:
-        conn.execute(insert(detections), dets)
+    _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
+    pairs = list(zip(new_pks, rows, strict=True))
+    _bulk_insert(conn, event_attrs, [(pk, *attr) for pk, r in pairs for attr in r.attrs])
+    _bulk_insert(conn, detections, [(pk, *det) for pk, r in pairs for det in r.detections])
 
     _add_stats(conn, rows)
     _add_metadata_fields(conn, rows)

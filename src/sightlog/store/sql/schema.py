@@ -161,6 +161,8 @@ event_attrs = Table(
     Column("value_type", String(1), nullable=False),
     Column("str_value", String(10000), nullable=True),
     Column("num_value", Float, nullable=True),
+    # Clustered by (event, key): rows of one event sit together and new events append at the end.
+    sqlite_with_rowid=False,
 )
 
 # One row per prediction of any kind, for class / confidence filters.

@@ -1,0 +1,100 @@
+"""Shared fixtures: an in-process app over a real SQLite file in a temp dir, and keys with each scope."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from sightlog.config import Settings
+from sightlog.models.records import SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE
+from sightlog.server.app import create_app
+from sightlog.services import Services
+
+ADMIN_KEY = "sl_admin_test_key_abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass
+class Api:
+    """A TestClient bound to one workspace, plus the services behind it for direct setup."""
+
+    client: TestClient
+    services: Services
+    key: str
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+    def post(self, path: str, json: Any = None, key: str | None = None, **kwargs: Any) -> Any:
+        return self.client.post(path, json=json, headers=self.headers(key), **kwargs)
+
+    def get(self, path: str, key: str | None = None, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.headers(key), **kwargs)
+
+    def put(self, path: str, json: Any = None, key: str | None = None) -> Any:
+        return self.client.put(path, json=json, headers=self.headers(key))
+
+    def delete(self, path: str, key: str | None = None) -> Any:
+        return self.client.delete(path, headers=self.headers(key))
+
+    def key_with(self, *scopes: str, workspace: str = "default") -> str:
+        auth = self.services.auth
+        return auth.create_key(auth.workspace(workspace), set(scopes))
+
+    def use_case(self, name: str = "Line QA") -> str:
+        response = self.post("/vision-events/use-cases", {"name": name})
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def upload(self, image: bytes | None = None, key: str | None = None) -> str:
+        response = self.client.post(
+            "/vision-events/upload",
+            files={"file": ("img.jpg", image or jpeg_bytes(), "application/octet-stream")},
+            headers=self.headers(key),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["sourceId"]
+
+
+def jpeg_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(out, "JPEG")
+    return out.getvalue()
+
+
+def make_event(event_id: str, use_case: str, **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "eventId": event_id,
+        "eventType": "quality_check",
+        "useCaseId": use_case,
+        "timestamp": "2026-11-20T10:00:00Z",
+        "eventData": {"result": "pass"},
+    }
+    event.update(overrides)
+    return event
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", bootstrap_key=ADMIN_KEY)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    services = Services.open(settings)
+    services.auth.bootstrap(settings.data_dir, settings.bootstrap_key)
+    app = create_app(settings, services)
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            yield Api(client=client, services=services, key=ADMIN_KEY)
+    finally:
+        services.close()
+
+
+__all__ = ["SCOPE_ADMIN", "SCOPE_READ", "SCOPE_WRITE", "Api", "jpeg_bytes", "make_event"]
