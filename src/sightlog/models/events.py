@@ -1,4 +1,4 @@
-"""The event body of ``POST /vision-events`` (SPEC §3.2–3.4), validated structurally.
+"""The event body of ``POST /vision-events`` (SPEC §3.2-3.4), validated structurally.
 
 Type-specific ``eventData`` rules live in :mod:`sightlog.services.validation`, which also turns pydantic
 errors into ``details`` entries with ``loc`` paths such as ``events[3].timestamp``.

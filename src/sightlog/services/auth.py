@@ -47,7 +47,8 @@ class AuthService:
     def authenticate(self, key: str | None) -> ApiKey:
         if not key:
             raise Unauthorized(
-                "An API key is required: send 'Authorization: Bearer <key>', 'X-API-Key: <key>' or ?api_key=<key>."
+                "An API key is required: send 'Authorization: Bearer <key>', "
+                "'X-API-Key: <key>' or ?api_key=<key>."
             )
         found = self.store.find_key(hash_key(key))
         if found is None:

@@ -1,4 +1,4 @@
-"""Create, batch, query, count, read, delete events and give feedback (SPEC §3.2–3.6, §4)."""
+"""Create, batch, query, count, read, delete events and give feedback (SPEC §3.2-3.6, §4)."""
 
 from __future__ import annotations
 

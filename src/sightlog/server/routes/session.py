@@ -1,4 +1,4 @@
-"""Health, and the two endpoints the ``roboflow`` SDK calls to validate a key (SPEC §3 rows 12–13, §4)."""
+"""Health, and the two endpoints the ``roboflow`` SDK calls to validate a key (SPEC §3 rows 12-13, §4)."""
 
 from __future__ import annotations
 

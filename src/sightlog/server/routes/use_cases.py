@@ -1,4 +1,4 @@
-"""Use cases and their inferred metadata schema (SPEC §3 rows 5–10)."""
+"""Use cases and their inferred metadata schema (SPEC §3 rows 5-10)."""
 
 from __future__ import annotations
 

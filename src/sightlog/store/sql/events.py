@@ -80,10 +80,10 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
     first_pk = _reserve_pks(conn, len(rows))
     new_pks = range(first_pk, first_pk + len(rows))
     event_rows = [
-        (pk, workspace_pk, r.event_id, r.use_case_pk, r.event_type, r.ts, r.device_id, r.stream_id)
-        + (r.workflow_id, r.external_id, r.related_event_id, r.feedback_value, r.has_warnings, now, r.body)
+        (pk, workspace_pk, r.event_id, r.use_case_pk, r.event_type, r.ts, r.device_id, r.stream_id,
+         r.workflow_id, r.external_id, r.related_event_id, r.feedback_value, r.has_warnings, now, r.body)
         for pk, r in zip(new_pks, rows, strict=True)
-    ]
+    ]  # fmt: skip
     _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
     pairs = list(zip(new_pks, rows, strict=True))
     _bulk_insert(conn, event_attrs, [(pk, *attr) for pk, r in pairs for attr in r.attrs])
