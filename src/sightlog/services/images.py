@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from sightlog.errors import BadRequest, NotFound
-from sightlog.imaging import inspect_image, make_thumbnail
+from sightlog.imaging import draw_annotations, inspect_image, make_thumbnail
 from sightlog.models.records import ImageRecord, Workspace
 from sightlog.services.events import IMAGES_PATH
 from sightlog.services.timeutil import now_us
@@ -76,6 +76,22 @@ class ImageService:
         self.blobs.commit(staged)
         self.store.add_thumbnail(record.sha256, staged.sha256, mime)
         return staged.sha256, mime
+
+    def annotated(self, workspace: Workspace, event_id: str, index: int) -> bytes:
+        """JPEG of image ``index`` of an event with its predictions drawn (on the input image, whose pixel
+        space the predictions use; the display image when there is no input image)."""
+        stored = self.store.get_event(workspace.pk, event_id)
+        if stored is None:
+            raise NotFound(f"No event '{event_id}' in this workspace.")
+        entries = orjson.loads(stored.body).get("images") or []
+        if not 0 <= index < len(entries):
+            raise NotFound(f"Event '{event_id}' has no image {index} (it has {len(entries)}).")
+        entry = entries[index]
+        source_id = entry.get("inputSourceId") or entry.get("sourceId")
+        record = self.store.get_image(workspace.pk, source_id) if source_id else None
+        if record is None:
+            raise NotFound(f"Image {index} of event '{event_id}' is missing.")
+        return draw_annotations(self.blobs.path(record.sha256), entry, max_pixels=self.limits.max_pixels)
 
 
 def _parse_metadata(text: str | None) -> str | None:

@@ -58,3 +58,11 @@ async def image_thumbnail(
 ) -> Response:
     sha256, mime = await run_in_threadpool(services.images.thumbnail, workspace, source_id)
     return _blob_response(request, services, sha256, mime)
+
+
+@router.get("/events/{event_id}/images/{index}/annotated", summary="An event image with predictions drawn")
+async def annotated_image(
+    event_id: str, index: int, workspace: ReadWorkspace, services: AppServices
+) -> Response:
+    data = await run_in_threadpool(services.images.annotated, workspace, event_id, index)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, no-cache"})
