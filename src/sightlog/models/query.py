@@ -21,6 +21,7 @@ from sightlog.models.events import EventTypeName
 Scalar = StrictStr | StrictBool | StrictInt | StrictFloat
 ValueType = Literal["string", "number", "boolean"]
 MAX_IN_VALUES = 100
+MAX_COUNT = 40_000
 
 
 def _check_list(operator: str, value: object) -> None:
@@ -98,8 +99,16 @@ class DetectionFilter(BaseModel):
     class_: Annotated[StrictStr, Field(alias="class", min_length=1, max_length=256)]
     minConfidence: Annotated[StrictInt | StrictFloat, Field(ge=0, le=1)] = 0
     maxConfidence: Annotated[StrictInt | StrictFloat, Field(ge=0, le=1)] = 1
-    minCount: Annotated[StrictInt, Field(ge=0)] = 1
-    maxCount: Annotated[StrictInt, Field(ge=0)] | None = None
+    # No event holds more than 10 images x 4 kinds x 1000 predictions.
+    minCount: Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)] | None = None
+    maxCount: Annotated[StrictInt, Field(ge=0, le=MAX_COUNT)] | None = None
+
+    @property
+    def min_count(self) -> int:
+        """``maxCount: 0`` alone asks for events *without* the class, so the minimum defaults to 0 there."""
+        if self.minCount is not None:
+            return self.minCount
+        return 0 if self.maxCount == 0 else 1
 
 
 FeedbackFilterValue = Literal["correct", "incorrect", "inconclusive", "none"]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import orjson
 
-from sightlog.errors import BadRequest, ErrorDetail, ValidationFailed
+from sightlog.errors import BadRequest, ErrorDetail, NotFound, ValidationFailed
 from sightlog.models.records import EventRow, Workspace
-from sightlog.services.timeutil import now_us
+from sightlog.services.timeutil import format_instant, now_us
 from sightlog.services.validation import ValidEvent, predictions_of, validate_event
 from sightlog.store.base import EventStore
 
@@ -77,27 +78,48 @@ class IngestService:
         ids, _ = self._write(workspace, events, batch=True)
         return ids
 
+    def feedback(self, workspace: Workspace, event_id: str, raw: Any) -> str:
+        """Store an ``operator_feedback`` event about ``event_id``; returns the feedback event's id."""
+        target = self.store.get_event(workspace.pk, event_id)
+        if target is None:
+            raise NotFound(f"No event '{event_id}' in this workspace.")
+        if not isinstance(raw, dict):
+            raise BadRequest('The body must be a JSON object such as {"feedback": "correct"}.')
+        data = {"relatedEventId": event_id, "feedback": raw.get("feedback")}
+        if "comment" in raw:
+            data["comment"] = raw["comment"]
+        feedback_event = {
+            "eventId": f"feedback-{uuid.uuid4().hex}",
+            "eventType": "operator_feedback",
+            "useCaseId": orjson.loads(target.body)["useCaseId"],
+            "timestamp": format_instant(now_us()),
+            "eventData": data,
+        }
+        feedback_id, _ = self.create(workspace, feedback_event)
+        return feedback_id
+
     def _write(
         self, workspace: Workspace, raw_events: list[Any], *, batch: bool
     ) -> tuple[list[str], list[bool]]:
         now = now_us()
         valid: list[ValidEvent] = []
         errors: list[ErrorDetail] = []
+        named = {
+            r["useCaseId"] for r in raw_events if isinstance(r, dict) and isinstance(r.get("useCaseId"), str)
+        }
+        use_cases = self.store.resolve_use_cases(workspace.pk, named)
         for i, raw in enumerate(raw_events):
-            result = validate_event(raw, f"events[{i}]" if batch else "", now)
+            at = f"events[{i}]" if batch else ""
+            result = validate_event(raw, at, now)
             if isinstance(result, list):
                 errors.extend(result)
             else:
                 valid.append(result)
-        if errors:
-            raise _failed(errors)
-
-        use_cases = self.store.resolve_use_cases(workspace.pk, {e.use_case_id for e in valid})
-        for i, event in enumerate(valid):
-            if event.use_case_id not in use_cases:
-                loc = f"events[{i}].useCaseId" if batch else "useCaseId"
+            use_case = raw.get("useCaseId") if isinstance(raw, dict) else None
+            if isinstance(use_case, str) and use_case not in use_cases:
+                loc = f"{at}.useCaseId" if at else "useCaseId"
                 errors.append(
-                    ErrorDetail(loc, f"no use case '{event.use_case_id}' in this workspace; create it first")
+                    ErrorDetail(loc, f"no use case '{use_case}' in this workspace; create it first")
                 )
         if errors:
             raise _failed(errors)

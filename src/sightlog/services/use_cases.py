@@ -72,6 +72,19 @@ class UseCaseService:
 
         self.store.update_use_case(workspace.pk, slug, check=must_be_archived, status="active")
 
+    def configure(self, workspace: Workspace, slug: str, raw: Any) -> UseCase:
+        """``PATCH``: settings; today ``retentionDays`` (a positive integer, or null to keep forever)."""
+        if not isinstance(raw, dict) or "retentionDays" not in raw:
+            raise BadRequest(
+                'The body must be a JSON object with the settings to change, e.g. {"retentionDays": 30}.'
+            )
+        days = raw["retentionDays"]
+        if days is not None and (
+            not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36_500
+        ):
+            raise BadRequest("retentionDays must be a whole number of days from 1 to 36500, or null.")
+        return self.store.update_use_case(workspace.pk, slug, retention_days=days)
+
     def schema(self, workspace: Workspace, slug: str) -> dict[str, Any]:
         use_case = self.get(workspace, slug)
         fields = self.store.metadata_schema(use_case.pk)

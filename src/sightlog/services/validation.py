@@ -171,38 +171,49 @@ def _check_event_data(
             warnings.append(f"eventData.{name} is not a field of {event_type} events; it was kept")
 
 
+def _check_semantics(
+    raw: dict[str, Any], at: str, now: int, errors: list[ErrorDetail], warnings: list[str]
+) -> int:
+    """Rules beyond structure, run on the raw values so a 400 lists them next to structural problems.
+
+    Returns the timestamp in microseconds (0 when it is unusable).
+    """
+    ts = 0
+    if isinstance(stamp := raw.get("timestamp"), str):
+        try:
+            ts, had_offset = parse_instant(stamp)
+        except ValueError as exc:
+            errors.append(ErrorDetail(f"{at}timestamp", str(exc)))
+        else:
+            if not had_offset:
+                warnings.append("timestamp has no UTC offset; it was read as UTC")
+            if ts > now + MAX_FUTURE_US:
+                errors.append(ErrorDetail(f"{at}timestamp", "is more than 1 day in the future"))
+    data = raw.get("eventData")
+    if raw.get("eventType") in EVENT_DATA_RULES and (data is None or isinstance(data, dict)):
+        _check_event_data(raw["eventType"], data or {}, f"{at}eventData", errors, warnings)
+    position, images = raw.get("displayImagePosition"), raw.get("images")
+    image_count = len(images) if isinstance(images, list) else 0
+    if isinstance(position, int) and not isinstance(position, bool) and position >= max(image_count, 1):
+        errors.append(ErrorDetail(f"{at}displayImagePosition", "must be an index into images"))
+    return ts
+
+
 def validate_event(raw: Any, loc: str, now: int) -> ValidEvent | list[ErrorDetail]:
     """Validate one event body; ``loc`` prefixes every error (``""`` or ``events[3]``)."""
     if not isinstance(raw, dict):
         return [ErrorDetail(loc or "body", "each event must be a JSON object")]
+    errors: list[ErrorDetail] = []
+    warnings: list[str] = []
     try:
         model = EventIn.model_validate(raw)
     except ValidationError as exc:
-        return pydantic_details(exc, loc)
-    errors: list[ErrorDetail] = []
-    warnings: list[str] = []
+        errors.extend(pydantic_details(exc, loc))
     at = f"{loc}." if loc else ""
-
-    try:
-        ts, had_offset = parse_instant(model.timestamp)
-    except ValueError as exc:
-        errors.append(ErrorDetail(f"{at}timestamp", str(exc)))
-        ts = 0
-    else:
-        if not had_offset:
-            warnings.append("timestamp has no UTC offset; it was read as UTC")
-        if ts > now + MAX_FUTURE_US:
-            errors.append(ErrorDetail(f"{at}timestamp", "is more than 1 day in the future"))
-
-    _check_event_data(model.eventType, model.eventData or {}, f"{at}eventData", errors, warnings)
-    if model.displayImagePosition is not None and model.displayImagePosition >= max(
-        len(model.images or ()), 1
-    ):
-        errors.append(ErrorDetail(f"{at}displayImagePosition", "must be an index into images"))
-    for name in model.model_extra or {}:
-        warnings.append(f"{name} is not an event field; it was ignored")
+    ts = _check_semantics(raw, at, now, errors, warnings)
     if errors:
         return errors
+    warnings.extend(f"{name} is not an event field; it was ignored" for name in model.model_extra or {})
 
     body = {k: v for k, v in raw.items() if k in EVENT_FIELDS}
     body["timestamp"] = format_instant(ts)

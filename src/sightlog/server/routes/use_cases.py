@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from sightlog.server.deps import AppServices, JsonBody, ReadWorkspace, WriteWorkspace
 from sightlog.server.responses import JSONResponse
+from sightlog.services.use_cases import as_json
 
 router = APIRouter(prefix="/vision-events", tags=["use cases"])
 
@@ -32,6 +33,14 @@ async def rename_use_case(
 ) -> Response:
     use_case = await run_in_threadpool(services.use_cases.rename, workspace, use_case_id, body)
     return JSONResponse({"id": use_case.slug, "name": use_case.name})
+
+
+@router.patch("/use-cases/{use_case_id}", summary="Change a use case's settings (retentionDays)")
+async def configure_use_case(
+    use_case_id: str, workspace: WriteWorkspace, services: AppServices, body: JsonBody
+) -> Response:
+    use_case = await run_in_threadpool(services.use_cases.configure, workspace, use_case_id, body)
+    return JSONResponse(as_json(use_case))
 
 
 @router.post("/use-cases/{use_case_id}/archive", summary="Archive a use case")

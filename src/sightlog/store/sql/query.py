@@ -87,7 +87,7 @@ def _detection_condition(flt: DetectionFilter) -> ColumnElement[bool]:
         )
         .scalar_subquery()
     )
-    conditions = [count >= flt.minCount]
+    conditions = [count >= flt.min_count]
     if flt.maxCount is not None:
         conditions.append(count <= flt.maxCount)
     return and_(*conditions)
