@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from sightlog.cli.console import err, out
 from sightlog.cli.options import DatabaseUrl, DataDir, settings_from
 from sightlog.errors import SightlogError
 from sightlog.models.records import SCOPES
@@ -20,7 +20,6 @@ from sightlog.services.timeutil import format_instant
 
 workspaces_app = typer.Typer(help="Manage workspaces (tenants) of a local store.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys of a local store.", no_args_is_help=True)
-err = Console(stderr=True)
 
 
 @contextmanager
@@ -56,7 +55,7 @@ def list_workspaces(data_dir: DataDir = None, database_url: DatabaseUrl = None) 
         table = Table("slug", "name", "created")
         for ws in services.store.list_workspaces():
             table.add_row(ws.slug, ws.name, format_instant(ws.created_at))
-        Console().print(table)
+        out.print(table)
 
 
 @keys_app.command("create")
@@ -97,7 +96,7 @@ def list_keys(
                 format_instant(key.created_at),
                 format_instant(key.revoked_at) if key.revoked_at else "",
             )
-        Console().print(table)
+        out.print(table)
 
 
 @keys_app.command("revoke")

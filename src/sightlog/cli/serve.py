@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
-from rich.console import Console
 
+from sightlog.cli.console import err as console
 from sightlog.cli.options import DatabaseUrl, DataDir, settings_from
 from sightlog.config import Settings
 from sightlog.errors import SightlogError
-from sightlog.server.app import create_app
 from sightlog.services import Services
-
-console = Console(stderr=True)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -84,6 +80,10 @@ def serve(
         console.print(f"  (also saved to {boot.key_file}, mode 0600; it is not shown again)")
     console.print(f"Serving on [bold]{url}[/bold]  — API reference at {url}/docs")
     console.print(f"Authenticate with:  curl -H 'Authorization: Bearer <key>' {url}/vision-events/use-cases")
+
+    import uvicorn  # imported here so that admin commands start fast
+
+    from sightlog.server.app import create_app
 
     config = uvicorn.Config(
         create_app(settings, services),
