@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
@@ -67,11 +69,12 @@ class ImageService:
         existing = self.store.get_thumbnail(record.sha256)
         if existing is not None and self.blobs.exists(existing[0]):
             return existing
-        data, mime = make_thumbnail(
-            self.blobs.path(record.sha256),
-            max_side=self.limits.thumbnail_side,
-            max_pixels=self.limits.max_pixels,
-        )
+        with self.blobs.open(record.sha256) as original:
+            data, mime = make_thumbnail(
+                original,
+                max_side=self.limits.thumbnail_side,
+                max_pixels=self.limits.max_pixels,
+            )
         staged = self.blobs.stage_bytes(data)
         self.blobs.commit(staged)
         self.store.add_thumbnail(record.sha256, staged.sha256, mime)
@@ -91,7 +94,16 @@ class ImageService:
         record = self.store.get_image(workspace.pk, source_id) if source_id else None
         if record is None:
             raise NotFound(f"Image {index} of event '{event_id}' is missing.")
-        return draw_annotations(self.blobs.path(record.sha256), entry, max_pixels=self.limits.max_pixels)
+        with self.blobs.open(record.sha256) as original:
+            return draw_annotations(original, entry, max_pixels=self.limits.max_pixels)
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.blobs.local_path(sha256)
+
+    def iter_bytes(self, sha256: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        with self.blobs.open(sha256) as stream:
+            while chunk := stream.read(chunk_size):
+                yield chunk
 
 
 def _parse_metadata(text: str | None) -> str | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from sightlog.errors import PayloadTooLarge
+from sightlog.errors import PayloadTooLarge, Unavailable
 
 CHUNK = 1024 * 1024
 
@@ -87,5 +87,13 @@ class LocalBlobStore:
         with contextlib.suppress(FileNotFoundError):
             staged.path.unlink()
 
-    def read(self, sha256: str) -> bytes:
-        return self.path(sha256).read_bytes()
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self.path(sha256), "rb")
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path(sha256)
+
+    def check(self) -> None:
+        """Raise :class:`Unavailable` unless blobs can be written."""
+        if not os.access(self._objects, os.W_OK):
+            raise Unavailable(f"The image folder {self._objects} is not writable.")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.datastructures import UploadFile
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from sightlog.errors import BadRequest
 from sightlog.server.deps import AppServices, ReadWorkspace, WriteWorkspace
@@ -41,7 +41,12 @@ def _blob_response(request: Request, services: AppServices, sha256: str, mime: s
     headers = {"ETag": etag, "Cache-Control": CACHE_FOREVER}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return FileResponse(services.blobs.path(sha256), media_type=mime, headers=headers)
+    path = services.images.local_path(sha256)
+    if path is not None:
+        return FileResponse(path, media_type=mime, headers=headers)
+    return StreamingResponse(
+        iterate_in_threadpool(services.images.iter_bytes(sha256)), media_type=mime, headers=headers
+    )
 
 
 @router.get("/images/{source_id}", summary="The original image bytes")
