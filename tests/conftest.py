@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from sightlog.config import Settings
 from sightlog.models.records import SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE
@@ -80,9 +85,39 @@ def make_event(event_id: str, use_case: str, **overrides: Any) -> dict[str, Any]
     return event
 
 
+# Every test that uses a store runs on each backend. CI runs both; `SIGHTLOG_TEST_BACKENDS=sqlite` narrows a
+# local run. PostgreSQL: the server on this machine (trust auth, database `test`), one schema per test.
+BACKENDS = os.environ.get("SIGHTLOG_TEST_BACKENDS", "sqlite,postgresql").split(",")
+POSTGRES_URL = os.environ.get("SIGHTLOG_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL server; yields a database URL whose search_path is it."""
+    engine = create_engine(POSTGRES_URL, poolclass=NullPool)
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
+        engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'sightlog.db'}"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", bootstrap_key=ADMIN_KEY)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", bootstrap_key=ADMIN_KEY, database_url=database_url)
 
 
 @pytest.fixture

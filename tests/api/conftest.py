@@ -15,7 +15,7 @@ from sightlog.config import Settings
 from sightlog.models.records import SCOPE_ADMIN
 from sightlog.server.app import create_app
 from sightlog.services import Services
-from tests.conftest import ADMIN_KEY, Api
+from tests.conftest import ADMIN_KEY, BACKENDS, Api, postgres_schema
 
 
 @contextmanager
@@ -43,11 +43,13 @@ def make_api(tmp_path: Path) -> Iterator[Callable[..., Api]]:
         yield build
 
 
-@pytest.fixture(scope="module")
-def module_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    """One app for a whole module, for tests that only read data seeded once."""
-    with running_api(tmp_path_factory.mktemp("module") / "data") as api:
-        yield api
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app per backend for a whole module, for tests that only read data seeded once."""
+    data_dir = tmp_path_factory.mktemp("module") / "data"
+    with ExitStack() as stack:
+        url = stack.enter_context(postgres_schema()) if request.param == "postgresql" else None
+        yield stack.enter_context(running_api(data_dir, database_url=url))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import orjson
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from sightlog.errors import BadRequest
+from sightlog.errors import BadRequest, ErrorDetail, ValidationFailed
 from sightlog.models.records import SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE, ApiKey, Workspace
 from sightlog.services import Services
 from sightlog.services.auth import AuthService
@@ -48,6 +48,9 @@ async def json_body(request: Request) -> Any:
     body = await request.body()
     if not body:
         raise BadRequest("The request body is empty; send a JSON object.")
+    if b"\\u0000" in body:  # PostgreSQL text cannot hold NUL; refuse it on every backend alike
+        problem = "strings may not contain the NUL character (\\u0000)"
+        raise ValidationFailed(f"The body is invalid: {problem}.", [ErrorDetail("body", problem)])
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -31,7 +31,7 @@ class Services:
         """Open (and create, if new) the store named by the settings."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = SqlStore(settings.resolved_database_url())
-        store.create_schema()
+        store.prepare()
         blobs = LocalBlobStore(settings.blob_dir)
         limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.thumbnail_side)
         return cls(

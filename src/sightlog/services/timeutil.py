@@ -24,6 +24,10 @@ def parse_instant(text: str) -> tuple[int, bool]:
     had_offset = parsed.tzinfo is not None
     if not had_offset:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"'{text[:60]}' lies outside the years 1 to 9999 (UTC)") from None
     delta = parsed - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds, had_offset
 

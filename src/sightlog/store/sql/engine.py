@@ -9,12 +9,14 @@ the commit that made the write durable.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -64,22 +66,51 @@ def unavailable(exc: DBAPIError) -> Unavailable:
     return Unavailable(f"The event store is unavailable ({type(exc.orig).__name__}); retry shortly.")
 
 
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """A database that cannot be reached (or dropped the connection) is a 503 the client retries."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        raise unavailable(exc) from exc
+
+
+def event_lock_key(workspace_pk: int, event_id: str) -> int:
+    """A signed 64-bit advisory-lock key for one event id of one workspace."""
+    digest = hashlib.blake2b(f"{workspace_pk}:{event_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _Write(NamedTuple):
+    fn: WriteFn
+    future: Future[Any]
+    lock_keys: Collection[int]
+
+
+def _lock(conn: Connection, keys: list[int]) -> None:
+    """Take every advisory lock of a group at its start, in one global order, so that writers on several
+    replicas touching the same event ids wait for each other instead of deadlocking."""
+    if keys and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (keys,))
+
+
 class GroupCommitWriter:
     """Serialises writes on one connection and commits them in groups."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._queue: queue.SimpleQueue[tuple[WriteFn, Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="sightlog-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, fn: Callable[[Connection], T]) -> Future[T]:
+    def submit(self, fn: Callable[[Connection], T], lock_keys: Collection[int] = ()) -> Future[T]:
+        """Queue a write; ``lock_keys`` are advisory locks (PostgreSQL) it needs against other processes."""
         future: Future[T] = Future()
-        self._queue.put((fn, future))
+        self._queue.put(_Write(fn, future, lock_keys))
         return future
 
-    def run(self, fn: Callable[[Connection], T]) -> T:
-        return self.submit(fn).result()
+    def run(self, fn: Callable[[Connection], T], lock_keys: Collection[int] = ()) -> T:
+        return self.submit(fn, lock_keys).result()
 
     def close(self) -> None:
         """Finish every queued write, then stop."""
@@ -104,11 +135,12 @@ class GroupCommitWriter:
                 group.append(nxt)
             self._commit_group(group)
 
-    def _commit_group(self, group: list[tuple[WriteFn, Future[Any]]]) -> None:
+    def _commit_group(self, group: list[_Write]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with self._engine.connect() as conn, conn.begin():
-                for fn, future in group:
+                _lock(conn, sorted({key for write in group for key in write.lock_keys}))
+                for fn, future, _keys in group:
                     savepoint = conn.begin_nested()
                     try:
                         result = fn(conn)
@@ -121,8 +153,8 @@ class GroupCommitWriter:
         except Exception as exc:  # the commit itself failed: nothing in the group is durable
             failure = _as_store_error(exc)
             log.warning("write group of %d failed: %s", len(group), exc)
-            for _fn, future in group:
-                future.set_exception(failure)
+            for write in group:
+                write.future.set_exception(failure)
             return
         for future, result, error in outcomes:
             if error is None:

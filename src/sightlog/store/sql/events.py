@@ -10,13 +10,21 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, delete, select, update
+import orjson
+from sqlalchemy import Connection, Row, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import func
 
 from sightlog.models.records import EventRow
-from sightlog.store.sql.schema import detections, event_attrs, events, metadata_fields, use_case_stats
+from sightlog.store.sql.schema import (
+    detections,
+    event_attrs,
+    event_keys,
+    events,
+    metadata_fields,
+    use_case_stats,
+)
 from sightlog.store.sql.use_cases import recompute_last_ts
 
 # Stay far below SQLite's bound-parameter limit in IN (...) lists.
@@ -40,7 +48,11 @@ _EVENT_COLUMNS = (
 
 
 def _bulk_insert(
-    conn: Connection, table: Table, rows: list[tuple[Any, ...]], columns: Sequence[str] | None = None
+    conn: Connection,
+    table: Table,
+    rows: list[tuple[Any, ...]],
+    columns: Sequence[str] | None = None,
+    jsonb: int = 0,
 ) -> None:
     """``executemany`` straight on the driver (values in ``columns`` order, default all of the table's).
     SQLAlchemy's per-row parameter processing costs more than SQLite's own work on the hottest inserts."""
@@ -48,9 +60,10 @@ def _bulk_insert(
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     names = columns or [c.name for c in table.columns]
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})", rows
-    )
+    marks = [mark] * (len(names) - jsonb) + [
+        f"{mark}::jsonb"
+    ] * jsonb  # the last ``jsonb`` values are JSON text
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(marks)})", rows)
 
 
 def _reserve_pks(conn: Connection, n: int) -> int:
@@ -72,21 +85,29 @@ def _reserve_pks(conn: Connection, n: int) -> int:
 
 def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], now: int) -> list[bool]:
     """Insert or replace ``rows`` (unique event ids); returns, per row, whether it was new."""
+    postgres = conn.dialect.name == "postgresql"
     ids = [r.event_id for r in rows]
     replaced = _find(conn, workspace_pk, ids)
     stale_targets = {old.related_event_id for old in replaced.values() if old.related_event_id}
-    _remove(conn, list(replaced.values()))
+    _remove(conn, workspace_pk, list(replaced.values()))
 
     first_pk = _reserve_pks(conn, len(rows))
-    new_pks = range(first_pk, first_pk + len(rows))
+    pairs = list(zip(range(first_pk, first_pk + len(rows)), rows, strict=True))
     event_rows = [
         (pk, workspace_pk, r.event_id, r.use_case_pk, r.event_type, r.ts, r.device_id, r.stream_id,
          r.workflow_id, r.external_id, r.related_event_id, r.feedback_value, r.has_warnings, now, r.body)
-        for pk, r in zip(new_pks, rows, strict=True)
+        for pk, r in pairs
     ]  # fmt: skip
-    _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
-    pairs = list(zip(new_pks, rows, strict=True))
-    _bulk_insert(conn, event_attrs, [(pk, *attr) for pk, r in pairs for attr in r.attrs])
+    if postgres:  # JSONB copies of metadata and eventData serve the GIN-indexed filters
+        event_rows = [
+            (*row, _json(r.custom_metadata), _json(r.event_data))
+            for row, (_, r) in zip(event_rows, pairs, strict=True)
+        ]
+        _bulk_insert(conn, events, event_rows, (*_EVENT_COLUMNS, "custom_metadata", "event_data"), jsonb=2)
+    else:
+        _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
+        _bulk_insert(conn, event_attrs, [(pk, *attr) for pk, r in pairs for attr in r.attrs])
+    _bulk_insert(conn, event_keys, [(workspace_pk, r.event_id, pk, r.ts) for pk, r in pairs])
     _bulk_insert(conn, detections, [(pk, *det) for pk, r in pairs for det in r.detections])
 
     _add_stats(conn, rows)
@@ -96,48 +117,65 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
     return [r.event_id not in replaced for r in rows]
 
 
+def _json(value: dict[str, Any] | None) -> str:
+    return orjson.dumps(value or {}).decode()
+
+
 def delete_event(conn: Connection, workspace_pk: int, event_id: str) -> bool:
     old = _find(conn, workspace_pk, [event_id]).get(event_id)
     if old is None:
         return False
-    _remove(conn, [old])
+    _remove(conn, workspace_pk, [old])
     if old.related_event_id:
         _refresh_feedback(conn, workspace_pk, set(), {old.related_event_id})
     return True
 
 
 def _find(conn: Connection, workspace_pk: int, ids: Sequence[str]) -> dict[str, Row]:
+    """Existing events by id, located through ``event_keys`` (one index probe, whatever the partitions)."""
     found: dict[str, Row] = {}
     for chunk in _chunks(ids):
         rows = conn.execute(
             select(
                 events.c.pk,
+                events.c.ts,
                 events.c.event_id,
                 events.c.use_case_pk,
                 events.c.event_type,
                 events.c.related_event_id,
-            ).where(events.c.workspace_pk == workspace_pk, events.c.event_id.in_(chunk))
+            )
+            .select_from(
+                event_keys.join(events, and_(events.c.pk == event_keys.c.pk, events.c.ts == event_keys.c.ts))
+            )
+            .where(event_keys.c.workspace_pk == workspace_pk, event_keys.c.event_id.in_(chunk))
         )
         found.update((r.event_id, r) for r in rows)
     return found
 
 
-def _remove(conn: Connection, old: list[Row]) -> None:
+def _remove(conn: Connection, workspace_pk: int, old: list[Row]) -> None:
     """Delete replaced or deleted events, their side rows, and take them out of the counters."""
     if not old:
         return
     pks = [r.pk for r in old]
-    for table in (event_attrs, detections):
+    side_tables = (detections,) if conn.dialect.name == "postgresql" else (event_attrs, detections)
+    for table in side_tables:
         conn.execute(delete(table).where(table.c.event_pk.in_(pks)))
-    conn.execute(delete(events).where(events.c.pk.in_(pks)))
+    # With ts in the condition PostgreSQL prunes to the partitions that hold the rows.
+    conn.execute(delete(events).where(tuple_(events.c.pk, events.c.ts).in_([(r.pk, r.ts) for r in old])))
+    conn.execute(
+        delete(event_keys).where(
+            event_keys.c.workspace_pk == workspace_pk, event_keys.c.event_id.in_([r.event_id for r in old])
+        )
+    )
     groups = Counter((r.use_case_pk, r.event_type) for r in old)
-    for (use_case_pk, event_type), n in groups.items():
+    for (use_case_pk, event_type), n in sorted(groups.items()):  # one lock order for every writer
         conn.execute(
             update(use_case_stats)
             .where(use_case_stats.c.use_case_pk == use_case_pk, use_case_stats.c.event_type == event_type)
             .values(event_count=use_case_stats.c.event_count - n)
         )
-    recompute_last_ts(conn, groups)
+    recompute_last_ts(conn, sorted(groups))
 
 
 def _add_stats(conn: Connection, rows: Sequence[EventRow]) -> None:
@@ -160,7 +198,7 @@ def _add_stats(conn: Connection, rows: Sequence[EventRow]) -> None:
         stmt,
         [
             {"use_case_pk": uc, "event_type": et, "event_count": n, "last_ts": last}
-            for (uc, et), (n, last) in totals.items()
+            for (uc, et), (n, last) in sorted(totals.items())  # one lock order for every writer
         ],
     )
 
@@ -169,7 +207,7 @@ def _add_metadata_fields(conn: Connection, rows: Sequence[EventRow]) -> None:
     seen = {(r.use_case_pk, f, t) for r in rows for f, t in r.metadata_types}
     if seen:
         stmt = _dialect_insert(conn)(metadata_fields).on_conflict_do_nothing()
-        conn.execute(stmt, [{"use_case_pk": uc, "field": f, "value_type": t} for uc, f, t in seen])
+        conn.execute(stmt, [{"use_case_pk": uc, "field": f, "value_type": t} for uc, f, t in sorted(seen)])
 
 
 def _refresh_feedback(

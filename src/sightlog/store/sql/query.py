@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, exists, false, func, not_, or_, select
+import operator
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Select,
+    and_,
+    case,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from sightlog.models.query import DetectionFilter, QueryPlan, SourceFilter, ValueFilter
 from sightlog.models.records import StoredEvent
-from sightlog.store.sql.schema import detections, event_attrs, events
+from sightlog.store.sql.schema import detections, event_attrs, event_keys, events
 
+_STORED = (
+    events.c.event_id,
+    events.c.ts,
+    events.c.body,
+    events.c.received_at,
+    events.c.feedback_status,
+    events.c.feedback_event_id,
+)
 _VALUE_TYPE = {"string": "s", "number": "n", "boolean": "b"}
 _SOURCE_COLUMNS = {
     "deviceId": events.c.device_id,
@@ -41,7 +66,42 @@ def _source_condition(column: ColumnElement, flt: SourceFilter) -> ColumnElement
             return and_(column.is_not(None), _contains(column, values[0]))
 
 
-def _value_condition(ns: str, flt: ValueFilter) -> ColumnElement[bool]:
+def _value_condition(ns: str, flt: ValueFilter, dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return _jsonb_condition(events.c.custom_metadata if ns == "m" else events.c.event_data, flt)
+    return _attr_condition(ns, flt)
+
+
+def _jsonb_condition(column: ColumnElement, flt: ValueFilter) -> ColumnElement[bool]:
+    """A filter on one key of a JSONB column. ``@>`` (eq, in) and ``?`` (exists) are served by GIN."""
+    doc = type_coerce(column, JSONB)
+    if flt.operator == "exists":
+        return doc.has_key(flt.field)
+    if flt.operator == "not_exists":
+        return not_(doc.has_key(flt.field))
+    values = flt.values()
+    value = doc[flt.field]
+    typed = func.jsonb_typeof(value) == flt.type
+    equal_any = or_(*(doc.contains({flt.field: v}) for v in values))
+    if flt.operator in ("eq", "in"):
+        return equal_any
+    if flt.operator in ("neq", "nin"):
+        return and_(typed, not_(equal_any))
+    if flt.operator == "contains":
+        return and_(typed, _contains(value.astext, str(values[0])))
+    # Ordering: numbers as numbers, strings byte-wise (as SQLite compares them). CASE keeps the cast from
+    # ever seeing a value of another type (SQL does not promise to evaluate AND left to right).
+    if flt.type == "number":
+        operand, bound = case((typed, value.astext.cast(Float))), float(values[0])
+    else:
+        operand, bound = case((typed, value.astext.collate("C"))), values[0]
+    return _ORDERINGS[flt.operator](operand, bound)
+
+
+_ORDERINGS = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}
+
+
+def _attr_condition(ns: str, flt: ValueFilter) -> ColumnElement[bool]:
     attr = event_attrs.alias()
     present = [attr.c.event_pk == events.c.pk, attr.c.ns == ns, attr.c.key == flt.field]
     if flt.operator == "exists":
@@ -57,20 +117,14 @@ def _value_condition(ns: str, flt: ValueFilter) -> ColumnElement[bool]:
             cond = column == values[0]
         case "neq":
             cond = column != values[0]
-        case "gt":
-            cond = column > values[0]
-        case "gte":
-            cond = column >= values[0]
-        case "lt":
-            cond = column < values[0]
-        case "lte":
-            cond = column <= values[0]
         case "in":
             cond = column.in_(values)
         case "nin":
             cond = column.not_in(values)
-        case _:  # contains
+        case "contains":
             cond = _contains(column, str(values[0]))
+        case _:
+            cond = _ORDERINGS[flt.operator](column, values[0])
     return exists().where(*present, attr.c.value_type == value_type, cond)
 
 
@@ -103,7 +157,7 @@ def _feedback_condition(values: list[str]) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def conditions(plan: QueryPlan) -> list[ColumnElement[bool]]:
+def conditions(plan: QueryPlan, dialect: str) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [events.c.use_case_pk == plan.use_case_pk]
     if plan.start_ts is not None:
         where.append(events.c.ts >= plan.start_ts)
@@ -113,8 +167,8 @@ def conditions(plan: QueryPlan) -> list[ColumnElement[bool]]:
         where.append(events.c.event_type.in_(plan.event_types))
     for name, flt in plan.sources.items():
         where.append(_source_condition(_SOURCE_COLUMNS[name], flt))
-    where.extend(_value_condition("m", f) for f in plan.metadata_filters)
-    where.extend(_value_condition("d", f) for f in plan.field_filters)
+    where.extend(_value_condition("m", f, dialect) for f in plan.metadata_filters)
+    where.extend(_value_condition("d", f, dialect) for f in plan.field_filters)
     where.extend(_detection_condition(f) for f in plan.detection_filters)
     if plan.feedback is not None:
         where.append(_feedback_condition(plan.feedback))
@@ -123,8 +177,10 @@ def conditions(plan: QueryPlan) -> list[ColumnElement[bool]]:
     return where
 
 
-def page_query(plan: QueryPlan, *, descending: bool, limit: int, after: tuple[int, str] | None) -> Select:
-    where = conditions(plan)
+def page_query(
+    plan: QueryPlan, dialect: str, *, descending: bool, limit: int, after: tuple[int, str] | None
+) -> Select:
+    where = conditions(plan, dialect)
     if after is not None:
         ts, event_id = after
         if descending:
@@ -132,41 +188,28 @@ def page_query(plan: QueryPlan, *, descending: bool, limit: int, after: tuple[in
         else:
             where.append(or_(events.c.ts > ts, and_(events.c.ts == ts, events.c.event_id > event_id)))
     order = (events.c.ts.desc(), events.c.event_id.desc()) if descending else (events.c.ts, events.c.event_id)
-    return (
-        select(
-            events.c.event_id,
-            events.c.ts,
-            events.c.body,
-            events.c.received_at,
-            events.c.feedback_status,
-            events.c.feedback_event_id,
-        )
-        .where(*where)
-        .order_by(*order)
-        .limit(limit)
-    )
+    return select(*_STORED).where(*where).order_by(*order).limit(limit)
 
 
 def run_page(
     conn: Connection, plan: QueryPlan, *, descending: bool, limit: int, after: tuple[int, str] | None
 ) -> list[StoredEvent]:
-    rows = conn.execute(page_query(plan, descending=descending, limit=limit, after=after))
+    rows = conn.execute(page_query(plan, conn.dialect.name, descending=descending, limit=limit, after=after))
     return [StoredEvent(**r._mapping) for r in rows]
 
 
 def count(conn: Connection, plan: QueryPlan) -> int:
-    return conn.execute(select(func.count()).select_from(events).where(*conditions(plan))).scalar_one()
+    return conn.execute(
+        select(func.count()).select_from(events).where(*conditions(plan, conn.dialect.name))
+    ).scalar_one()
 
 
 def get_event(conn: Connection, workspace_pk: int, event_id: str) -> StoredEvent | None:
     row = conn.execute(
-        select(
-            events.c.event_id,
-            events.c.ts,
-            events.c.body,
-            events.c.received_at,
-            events.c.feedback_status,
-            events.c.feedback_event_id,
-        ).where(events.c.workspace_pk == workspace_pk, events.c.event_id == event_id)
+        select(*_STORED)
+        .select_from(
+            event_keys.join(events, and_(events.c.pk == event_keys.c.pk, events.c.ts == event_keys.c.ts))
+        )
+        .where(event_keys.c.workspace_pk == workspace_pk, event_keys.c.event_id == event_id)
     ).first()
     return StoredEvent(**row._mapping) if row else None

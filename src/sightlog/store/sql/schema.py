@@ -1,5 +1,9 @@
 """Tables of the SQL event store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
+These definitions build queries; the DDL that creates them lives in the Alembic migrations (``migrations/``),
+which add what only PostgreSQL has: ``events`` partitioned by month of ``ts`` and GIN indexes on its JSONB
+columns. ``tests/store`` checks that a migrated database matches these definitions.
+
 Times are integer microseconds since the Unix epoch (UTC): compact, index-friendly and compared as
 instants whatever offset a client sent. Upserts replace an event row (delete + insert), so ``events.pk``
 order is receive order, which breaks feedback ties ("the one received last").
@@ -8,6 +12,7 @@ order is receive order, which breaks feedback ties ("the one received last").
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -20,21 +25,14 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
-
-SCHEMA_VERSION = 1
+from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
 # BigInteger primary keys become INTEGER on SQLite so they alias the rowid.
 PK = BigInteger().with_variant(Integer(), "sqlite")
-
-meta_info = Table(
-    "sightlog_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
 
 workspaces = Table(
     "workspaces",
@@ -117,12 +115,17 @@ thumbnails = Table(
     Column("mime", String(32), nullable=False),
 )
 
+# Byte order for ids, so that (timestamp, eventId) keyset pages sort alike on both backends.
+EventId = String(256).with_variant(String(256, collation="C"), "postgresql")
+# Custom metadata and eventData as JSONB, for GIN-indexed filters; PostgreSQL only (SQLite uses event_attrs).
+Json = JSON().with_variant(JSONB(), "postgresql")
+
 events = Table(
     "events",
     metadata,
     Column("pk", PK, primary_key=True, autoincrement=True),
     Column("workspace_pk", ForeignKey("workspaces.pk"), nullable=False),
-    Column("event_id", String(256), nullable=False),
+    Column("event_id", EventId, nullable=False),
     Column("use_case_pk", ForeignKey("use_cases.pk"), nullable=False),
     Column("event_type", String(32), nullable=False),
     Column("ts", BigInteger, nullable=False),
@@ -137,7 +140,8 @@ events = Table(
     Column("has_warnings", Boolean, nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Column("body", Text, nullable=False),  # the event as stored, JSON
-    UniqueConstraint("workspace_pk", "event_id"),
+    Column("custom_metadata", Json, nullable=True),
+    Column("event_data", Json, nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_events_page", events.c.use_case_pk, events.c.ts, events.c.event_id)
@@ -150,12 +154,27 @@ Index(
     postgresql_where=events.c.related_event_id.is_not(None),
 )
 
+# Where each (workspace, eventId) lives. A partitioned table cannot enforce a unique key that leaves out the
+# partition column, so this small table does, and finds an event without scanning every partition.
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("workspace_pk", ForeignKey("workspaces.pk"), primary_key=True),
+    Column("event_id", EventId, primary_key=True),
+    Column("pk", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Events reached through their key row: how one event is found by id.
+keyed_events = event_keys.join(events, and_(events.c.pk == event_keys.c.pk, events.c.ts == event_keys.c.ts))
+
 # Scalar custom metadata (namespace "m") and eventData (namespace "d") values, one row per key.
 # value_type: "s" string (str_value), "n" number (num_value), "b" boolean (num_value 0/1).
 event_attrs = Table(
     "event_attrs",
     metadata,
-    Column("event_pk", ForeignKey("events.pk", ondelete="CASCADE"), primary_key=True),
+    Column("event_pk", BigInteger, primary_key=True),
     Column("ns", String(1), primary_key=True),
     Column("key", String(100), primary_key=True),
     Column("value_type", String(1), nullable=False),
@@ -169,7 +188,7 @@ event_attrs = Table(
 detections = Table(
     "detections",
     metadata,
-    Column("event_pk", ForeignKey("events.pk", ondelete="CASCADE"), nullable=False),
+    Column("event_pk", BigInteger, nullable=False),
     Column("class_name", String(256), nullable=False),
     Column("confidence", Float, nullable=False),
 )

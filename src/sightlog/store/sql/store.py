@@ -6,21 +6,27 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from typing import TypeVar
 
-from sqlalchemy import Connection, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, text
 
-from sightlog.errors import Conflict, NotFound
+from sightlog.errors import Conflict, NotFound, Unavailable
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import ApiKey, EventRow, ImageRecord, StoredEvent, UseCase, Workspace
 from sightlog.store.sql import events as event_sql
 from sightlog.store.sql import images as image_sql
+from sightlog.store.sql import migrate, tenancy
 from sightlog.store.sql import query as query_sql
-from sightlog.store.sql import tenancy
 from sightlog.store.sql import use_cases as use_case_sql
-from sightlog.store.sql.engine import GroupCommitWriter, is_sqlite, make_engine, unavailable
-from sightlog.store.sql.schema import SCHEMA_VERSION, meta_info, metadata
+from sightlog.store.sql.engine import (
+    GroupCommitWriter,
+    event_lock_key,
+    is_sqlite,
+    make_engine,
+    translate_errors,
+)
+from sightlog.store.sql.partitions import MonthlyPartitions
 
 T = TypeVar("T")
+_SCHEMA_LOCK = 0x5167_6C6F_6702
 
 
 def now_us() -> int:
@@ -34,41 +40,55 @@ class SqlStore:
         self._read_engine = make_engine(url, for_writes=False)
         self._write_engine = make_engine(url, for_writes=True)
         self._writer: GroupCommitWriter | None = None
+        self._partitions = MonthlyPartitions(self._write_engine) if self.backend == "postgresql" else None
 
     # -- plumbing ---------------------------------------------------------------------------------------
 
-    def create_schema(self) -> None:
-        def create(conn: Connection) -> None:
-            metadata.create_all(conn)
-            if (
-                conn.execute(select(meta_info.c.value).where(meta_info.c.key == "schema_version")).first()
-                is None
-            ):
-                conn.execute(meta_info.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+    def prepare(self) -> None:
+        """Create the schema in an empty database; refuse one whose schema is behind this version."""
 
-        self._direct_write(create)
+        def check(conn: Connection) -> None:
+            if self.backend == "postgresql":  # replicas starting together: one creates, the others wait
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            if migrate.is_empty(conn):
+                migrate.upgrade(conn)
+                return
+            current, head = migrate.current_revision(conn), migrate.head_revision()
+            if current != head:
+                raise Unavailable(
+                    f"The database schema is at revision {current or 'unknown'} but this Sightlog needs "
+                    f"{head}. Run `sightlog db upgrade` (same --data-dir / SIGHTLOG_DATABASE_URL) first."
+                )
+
+        self._direct_write(check)
+        if self._partitions is not None:
+            self._partitions.ensure_ahead(now_us())
+
+    def upgrade(self) -> tuple[str | None, str]:
+        """Apply pending migrations; returns (revision before, revision after)."""
+
+        def run(conn: Connection) -> tuple[str | None, str]:
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            before = None if migrate.is_empty(conn) else migrate.current_revision(conn)
+            migrate.upgrade(conn)
+            return before, migrate.head_revision()
+
+        return self._direct_write(run)
 
     def _direct_write(self, fn: Callable[[Connection], T]) -> T:
-        try:
-            with self._write_engine.begin() as conn:
-                return fn(conn)
-        except DBAPIError as exc:
-            if isinstance(exc, IntegrityError):
-                raise
-            raise unavailable(exc) from exc
+        with translate_errors(), self._write_engine.begin() as conn:
+            return fn(conn)
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
-        try:
-            with self._read_engine.connect() as conn:
-                return fn(conn)
-        except DBAPIError as exc:
-            raise unavailable(exc) from exc
+        with translate_errors(), self._read_engine.connect() as conn:
+            return fn(conn)
 
-    def _write(self, fn: Callable[[Connection], T]) -> T:
+    def _write(self, fn: Callable[[Connection], T], lock_keys: Collection[int] = ()) -> T:
         """Through the group-commit writer when the server runs; directly for one-off CLI commands."""
         if self._writer is None:
             return self._direct_write(fn)
-        return self._writer.run(fn)
+        return self._writer.run(fn, lock_keys)
 
     def start_writer(self) -> None:
         if self._writer is None:
@@ -190,10 +210,20 @@ class SqlStore:
     # -- events -----------------------------------------------------------------------------------------
 
     def write_events(self, workspace_pk: int, rows: Sequence[EventRow]) -> list[bool]:
-        return self._write(lambda conn: event_sql.write_events(conn, workspace_pk, rows, now_us()))
+        if self._partitions is not None:
+            self._partitions.ensure_for(r.ts for r in rows)
+        # Writers on other replicas may hold the same ids (or the events their feedback points at).
+        touched = {r.event_id for r in rows} | {r.related_event_id for r in rows if r.related_event_id}
+        return self._write(
+            lambda conn: event_sql.write_events(conn, workspace_pk, rows, now_us()),
+            lock_keys=[event_lock_key(workspace_pk, event_id) for event_id in touched],
+        )
 
     def delete_event(self, workspace_pk: int, event_id: str) -> bool:
-        return self._write(lambda conn: event_sql.delete_event(conn, workspace_pk, event_id))
+        return self._write(
+            lambda conn: event_sql.delete_event(conn, workspace_pk, event_id),
+            lock_keys=[event_lock_key(workspace_pk, event_id)],
+        )
 
     def get_event(self, workspace_pk: int, event_id: str) -> StoredEvent | None:
         return self._read(lambda conn: query_sql.get_event(conn, workspace_pk, event_id))
