@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sightlog.cli import admin, serve
+from sightlog.cli import admin, db, serve
 
 app = typer.Typer(
     help="Sightlog: the flight recorder of production computer vision.",
@@ -14,3 +14,4 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(admin.workspaces_app, name="workspaces")
 app.add_typer(admin.keys_app, name="keys")
+app.add_typer(db.db_app, name="db")

@@ -63,7 +63,8 @@ def make_engine(url: str, *, for_writes: bool) -> Engine:
 
 
 def unavailable(exc: DBAPIError) -> Unavailable:
-    return Unavailable(f"The event store is unavailable ({type(exc.orig).__name__}); retry shortly.")
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    return Unavailable(f"The event store is unavailable ({reason}); retry shortly.")
 
 
 @contextmanager

@@ -76,6 +76,14 @@ class SqlStore:
 
         return self._direct_write(run)
 
+    def revisions(self) -> tuple[str | None, str]:
+        """(revision of the database, revision this version needs)."""
+
+        def read(conn: Connection) -> str | None:
+            return None if migrate.is_empty(conn) else migrate.current_revision(conn)
+
+        return self._read(read), migrate.head_revision()
+
     def _direct_write(self, fn: Callable[[Connection], T]) -> T:
         with translate_errors(), self._write_engine.begin() as conn:
             return fn(conn)
