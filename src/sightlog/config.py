@@ -19,6 +19,11 @@ class Settings(BaseSettings):
     # Defaults to SQLite inside data_dir; e.g. "sqlite:////var/lib/sightlog/events.db".
     database_url: str | None = None
     bootstrap_key: str | None = None
+    # Where image bytes go: a local folder inside data_dir by default, or "s3://bucket/prefix" for any
+    # S3-compatible store (credentials and endpoint from the usual AWS_* variables, or the two below).
+    blob_url: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
 
     max_body_bytes: int = Field(10 * MIB, description="JSON request bodies")
     max_image_bytes: int = Field(25 * MIB, description="one uploaded image")

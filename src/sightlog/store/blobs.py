@@ -37,6 +37,8 @@ def _fsync_dir(path: Path) -> None:
 class LocalBlobStore:
     """Blobs under ``root/objects/ab/cd/<sha256>``; durable once :meth:`commit` returns."""
 
+    backend = "local"
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / "tmp"

@@ -18,10 +18,17 @@ router = APIRouter(tags=["session"])
 @router.get("/health", summary="Liveness and readiness; no key needed")
 async def health(services: AppServices) -> Response:
     try:
-        await run_in_threadpool(services.store.check)
+        await run_in_threadpool(services.check)
     except Unavailable as exc:
         return error_response(503, exc.message, exc.code)
-    return JSONResponse({"status": "ok", "version": __version__, "store": services.store.backend})
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": __version__,
+            "store": services.store.backend,
+            "blobs": services.blobs.backend,
+        }
+    )
 
 
 @router.get("/", include_in_schema=False)
