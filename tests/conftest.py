@@ -21,6 +21,7 @@ from sightlog.config import Settings
 from sightlog.models.records import SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE
 from sightlog.server.app import create_app
 from sightlog.services import Services
+from tests.support.s3 import S3Server
 
 ADMIN_KEY = "sl_admin_test_key_abcdefghijklmnopqrstuvwxyz"
 
@@ -106,9 +107,25 @@ def postgres_schema() -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One real S3-compatible server (moto) for the session; each test gets its own bucket."""
+    with S3Server() as server, pytest.MonkeyPatch.context() as patch:
+        for name, value in server.env(server.create_bucket()).items():
+            if name != "SIGHTLOG_BLOB_URL":
+                patch.setenv(name, value)
+        yield server
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+def backend(request: pytest.FixtureRequest) -> str:
+    """The contract-suite axis: ``sqlite`` (+ local image folder) or ``postgresql`` (+ S3)."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'sightlog.db'}"
     else:
         with postgres_schema() as url:
@@ -116,8 +133,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", bootstrap_key=ADMIN_KEY, database_url=database_url)
+def blob_url(request: pytest.FixtureRequest, backend: str) -> str | None:
+    if backend == "sqlite":
+        return None
+    server: S3Server = request.getfixturevalue("s3_server")
+    return server.blob_url(server.create_bucket())
+
+
+def backend_settings(
+    data_dir: Path, database_url: str | None, blob_url: str | None, **overrides: Any
+) -> Settings:
+    return Settings(
+        data_dir=data_dir, bootstrap_key=ADMIN_KEY, database_url=database_url, blob_url=blob_url, **overrides
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, blob_url: str | None) -> Settings:
+    return backend_settings(tmp_path / "data", database_url, blob_url)
 
 
 @pytest.fixture

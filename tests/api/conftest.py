@@ -16,6 +16,7 @@ from sightlog.models.records import SCOPE_ADMIN
 from sightlog.server.app import create_app
 from sightlog.services import Services
 from tests.conftest import ADMIN_KEY, BACKENDS, Api, postgres_schema
+from tests.support.s3 import S3Server
 
 
 @contextmanager
@@ -48,8 +49,14 @@ def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     """One app per backend for a whole module, for tests that only read data seeded once."""
     data_dir = tmp_path_factory.mktemp("module") / "data"
     with ExitStack() as stack:
-        url = stack.enter_context(postgres_schema()) if request.param == "postgresql" else None
-        yield stack.enter_context(running_api(data_dir, database_url=url))
+        overrides = {}
+        if request.param == "postgresql":
+            s3: S3Server = request.getfixturevalue("s3_server")
+            overrides = {
+                "database_url": stack.enter_context(postgres_schema()),
+                "blob_url": s3.blob_url(s3.create_bucket()),
+            }
+        yield stack.enter_context(running_api(data_dir, **overrides))
 
 
 @pytest.fixture

@@ -18,7 +18,10 @@ from sightlog.store.sql import SqlStore
 
 def open_blobs(settings: Settings) -> BlobStore:
     if settings.blob_url and settings.blob_url.startswith("s3://"):
-        from sightlog.store.s3 import S3BlobStore  # boto3 is an optional dependency
+        try:
+            from sightlog.store.s3 import S3BlobStore  # boto3 is an optional dependency
+        except ImportError:
+            raise BadRequest("S3 image storage needs boto3: pip install 'sightlog[s3]'.") from None
 
         return S3BlobStore.from_url(
             settings.blob_url,
@@ -73,3 +76,4 @@ class Services:
 
     def close(self) -> None:
         self.store.close()
+        self.blobs.close()

@@ -70,8 +70,9 @@ class ImageService:
         if existing is not None and self.blobs.exists(existing[0]):
             return existing
         with self.blobs.open(record.sha256) as original:
+            # Whole bytes: decoders need to seek, and object-store streams cannot.
             data, mime = make_thumbnail(
-                original,
+                original.read(),
                 max_side=self.limits.thumbnail_side,
                 max_pixels=self.limits.max_pixels,
             )
@@ -95,7 +96,7 @@ class ImageService:
         if record is None:
             raise NotFound(f"Image {index} of event '{event_id}' is missing.")
         with self.blobs.open(record.sha256) as original:
-            return draw_annotations(original, entry, max_pixels=self.limits.max_pixels)
+            return draw_annotations(original.read(), entry, max_pixels=self.limits.max_pixels)
 
     def local_path(self, sha256: str) -> Path | None:
         return self.blobs.local_path(sha256)

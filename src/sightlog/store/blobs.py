@@ -95,6 +95,9 @@ class LocalBlobStore:
     def local_path(self, sha256: str) -> Path | None:
         return self.path(sha256)
 
+    def close(self) -> None:
+        """Nothing to release; present for symmetry with stores that hold connections."""
+
     def check(self) -> None:
         """Raise :class:`Unavailable` unless blobs can be written."""
         if not os.access(self._objects, os.W_OK):

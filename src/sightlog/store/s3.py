@@ -134,6 +134,8 @@ class S3BlobStore:
     with room for the largest concurrent uploads. The boto3 client is thread-safe and shared.
     """
 
+    backend = "s3"
+
     def __init__(
         self,
         bucket: str,
