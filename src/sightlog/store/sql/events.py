@@ -7,14 +7,11 @@ Everything here runs inside one transaction opened by the writer, so the side ta
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Row, Table, and_, delete, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql import func
+from sqlalchemy import Connection, Row, Table, delete, tuple_, update
 
 from sightlog.models.records import EventRow
 from sightlog.store.sql.schema import (
@@ -22,23 +19,9 @@ from sightlog.store.sql.schema import (
     event_attrs,
     event_keys,
     events,
-    metadata_fields,
     use_case_stats,
 )
 from sightlog.store.sql.use_cases import recompute_last_ts
-
-# Stay far below SQLite's bound-parameter limit in IN (...) lists.
-CHUNK = 500
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
-def _dialect_insert(conn: Connection):  # noqa: ANN202 - returns a dialect-specific Insert factory
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-
 
 # Feedback columns are left out: they are filled by _refresh_feedback.
 _EVENT_COLUMNS = (
@@ -113,7 +96,8 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
     _add_stats(conn, rows)
     _add_metadata_fields(conn, rows)
     feedback_targets = {r.related_event_id for r in rows if r.related_event_id} | stale_targets
-    _refresh_feedback(conn, workspace_pk, set(ids), feedback_targets)
+    written = {r.event_id: (pk, r.ts) for pk, r in pairs}
+    _refresh_feedback(conn, workspace_pk, written, feedback_targets)
     return [r.event_id not in replaced for r in rows]
 
 
@@ -127,30 +111,23 @@ def delete_event(conn: Connection, workspace_pk: int, event_id: str) -> bool:
         return False
     _remove(conn, workspace_pk, [old])
     if old.related_event_id:
-        _refresh_feedback(conn, workspace_pk, set(), {old.related_event_id})
+        _refresh_feedback(conn, workspace_pk, {}, {old.related_event_id})
     return True
 
 
 def _find(conn: Connection, workspace_pk: int, ids: Sequence[str]) -> dict[str, Row]:
     """Existing events by id, located through ``event_keys`` (one index probe, whatever the partitions)."""
-    found: dict[str, Row] = {}
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(
-                events.c.pk,
-                events.c.ts,
-                events.c.event_id,
-                events.c.use_case_pk,
-                events.c.event_type,
-                events.c.related_event_id,
-            )
-            .select_from(
-                event_keys.join(events, and_(events.c.pk == event_keys.c.pk, events.c.ts == event_keys.c.ts))
-            )
-            .where(event_keys.c.workspace_pk == workspace_pk, event_keys.c.event_id.in_(chunk))
-        )
-        found.update((r.event_id, r) for r in rows)
-    return found
+    in_list, values = _in_list(conn, ids)
+    rows = conn.exec_driver_sql(
+        _sql(
+            conn,
+            "SELECT e.pk, e.ts, e.event_id, e.use_case_pk, e.event_type, e.related_event_id "
+            "FROM event_keys k JOIN events e ON e.pk = k.pk AND e.ts = k.ts "
+            f"WHERE k.workspace_pk = ? AND k.event_id {in_list}",
+        ),
+        (workspace_pk, values),
+    )
+    return {r.event_id: r for r in rows}
 
 
 def _remove(conn: Connection, workspace_pk: int, old: list[Row]) -> None:
@@ -183,66 +160,91 @@ def _add_stats(conn: Connection, rows: Sequence[EventRow]) -> None:
     for r in rows:
         count, last = totals.get((r.use_case_pk, r.event_type), (0, r.ts))
         totals[(r.use_case_pk, r.event_type)] = (count + 1, max(last, r.ts))
-    greatest = func.greatest if conn.dialect.name == "postgresql" else func.max
-    stmt = _dialect_insert(conn)(use_case_stats)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[use_case_stats.c.use_case_pk, use_case_stats.c.event_type],
-        set_={
-            "event_count": use_case_stats.c.event_count + stmt.excluded.event_count,
-            "last_ts": greatest(
-                func.coalesce(use_case_stats.c.last_ts, stmt.excluded.last_ts), stmt.excluded.last_ts
-            ),
-        },
-    )
-    conn.execute(
-        stmt,
-        [
-            {"use_case_pk": uc, "event_type": et, "event_count": n, "last_ts": last}
-            for (uc, et), (n, last) in sorted(totals.items())  # one lock order for every writer
-        ],
+    greatest = "greatest" if conn.dialect.name == "postgresql" else "max"
+    _execute(
+        conn,
+        "INSERT INTO use_case_stats (use_case_pk, event_type, event_count, last_ts) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (use_case_pk, event_type) DO UPDATE SET "
+        "event_count = use_case_stats.event_count + excluded.event_count, "
+        f"last_ts = {greatest}(coalesce(use_case_stats.last_ts, excluded.last_ts), excluded.last_ts)",
+        [(uc, et, n, last) for (uc, et), (n, last) in sorted(totals.items())],  # one lock order for all
     )
 
 
 def _add_metadata_fields(conn: Connection, rows: Sequence[EventRow]) -> None:
     seen = {(r.use_case_pk, f, t) for r in rows for f, t in r.metadata_types}
-    if seen:
-        stmt = _dialect_insert(conn)(metadata_fields).on_conflict_do_nothing()
-        conn.execute(stmt, [{"use_case_pk": uc, "field": f, "value_type": t} for uc, f, t in sorted(seen)])
+    _execute(
+        conn,
+        "INSERT INTO metadata_fields (use_case_pk, field, value_type) VALUES (?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
+        sorted(seen),
+    )
 
 
 def _refresh_feedback(
-    conn: Connection, workspace_pk: int, written: set[str], targets: Collection[str]
+    conn: Connection, workspace_pk: int, written: dict[str, tuple[int, int]], targets: Collection[str]
 ) -> None:
     """Set each event's feedback to its latest operator_feedback (by timestamp, then receive order).
 
-    ``written`` events pick up feedback that arrived before them; ``targets`` are events whose feedback
-    may have changed because a feedback event was written, replaced or deleted.
+    ``written`` events (id → (pk, ts)) pick up feedback that arrived before them; ``targets`` are events
+    whose feedback may have changed because a feedback event was written, replaced or deleted.
     """
-    wanted = sorted(written | set(targets))
-    latest: dict[str, Row] = {}
-    for chunk in _chunks(wanted):
-        rows = conn.execute(
-            select(
-                events.c.related_event_id,
-                events.c.event_id,
-                events.c.feedback_value,
-                events.c.ts,
-                events.c.pk,
-            ).where(events.c.workspace_pk == workspace_pk, events.c.related_event_id.in_(chunk))
-        )
-        for r in rows:
-            best = latest.get(r.related_event_id)
-            if best is None or (r.ts, r.pk) > (best.ts, best.pk):
-                latest[r.related_event_id] = r
-    for event_id in wanted:
-        best = latest.get(event_id)
-        if best is None and event_id not in targets:
-            continue  # newly written, no feedback: already NULL
-        conn.execute(
-            update(events)
-            .where(events.c.workspace_pk == workspace_pk, events.c.event_id == event_id)
-            .values(
-                feedback_status=best.feedback_value if best else None,
-                feedback_event_id=best.event_id if best else None,
-            )
-        )
+    wanted = sorted(set(written) | set(targets))
+    in_list, values = _in_list(conn, wanted)
+    latest: dict[str, tuple[int, int, str, str]] = {}
+    for related, event_id, value, ts, pk in conn.exec_driver_sql(
+        _sql(
+            conn,
+            "SELECT related_event_id, event_id, feedback_value, ts, pk FROM events "
+            f"WHERE workspace_pk = ? AND related_event_id {in_list}",
+        ),
+        (workspace_pk, values),
+    ):
+        if related not in latest or (ts, pk) > latest[related][:2]:
+            latest[related] = (ts, pk, event_id, value)
+    changed = [t for t in targets if t not in written] + [e for e in written if e in latest]
+    if not changed:
+        return
+    located = {**_locate(conn, workspace_pk, [t for t in changed if t not in written]), **written}
+    _execute(
+        conn,
+        "UPDATE events SET feedback_status = ?, feedback_event_id = ? WHERE pk = ? AND ts = ?",
+        [
+            (latest[e][3], latest[e][2], *located[e]) if e in latest else (None, None, *located[e])
+            for e in sorted(set(changed))
+            if e in located  # feedback about an event that does not exist (yet) waits for it
+        ],
+    )
+
+
+def _locate(conn: Connection, workspace_pk: int, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    if not ids:
+        return {}
+    in_list, values = _in_list(conn, ids)
+    rows = conn.exec_driver_sql(
+        _sql(conn, f"SELECT event_id, pk, ts FROM event_keys WHERE workspace_pk = ? AND event_id {in_list}"),
+        (workspace_pk, values),
+    )
+    return {event_id: (pk, ts) for event_id, pk, ts in rows}
+
+
+# -- raw SQL on the hot path ------------------------------------------------------------------------------
+# Statements here are fixed strings run straight on the driver: building them with SQLAlchemy on every
+# write cost more than executing them. Written with "?" marks, turned into "%s" for psycopg.
+
+
+def _sql(conn: Connection, statement: str) -> str:
+    return statement if conn.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
+
+
+def _execute(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    if rows:
+        conn.exec_driver_sql(_sql(conn, statement), list(rows))
+
+
+def _in_list(conn: Connection, values: Sequence[str]) -> tuple[str, Any]:
+    """``IN`` over a list bound as ONE parameter (a JSON array on SQLite, an array on PostgreSQL), so the
+    statement text, and the database's cached plan for it, does not change with the list's length."""
+    if conn.dialect.name == "postgresql":
+        return "= ANY(?)", list(values)
+    return "IN (SELECT value FROM json_each(?))", orjson.dumps(list(values)).decode()

@@ -40,6 +40,7 @@ class SqlStore:
         self._read_engine = make_engine(url, for_writes=False)
         self._write_engine = make_engine(url, for_writes=True)
         self._writer: GroupCommitWriter | None = None
+        self._use_case_pks: dict[tuple[int, str], int] = {}
         self._partitions = MonthlyPartitions(self._write_engine) if self.backend == "postgresql" else None
 
     # -- plumbing ---------------------------------------------------------------------------------------
@@ -157,7 +158,14 @@ class SqlStore:
         return self._read(lambda conn: use_case_sql.get_use_case(conn, workspace_pk, slug))
 
     def resolve_use_cases(self, workspace_pk: int, slugs: Collection[str]) -> dict[str, int]:
-        return self._read(lambda conn: use_case_sql.resolve_slugs(conn, workspace_pk, slugs))
+        # Use cases are never deleted and their ids never change, so a found id is cached for good.
+        found = {s: pk for s in slugs if (pk := self._use_case_pks.get((workspace_pk, s))) is not None}
+        missing = [s for s in slugs if s not in found]
+        if missing:
+            fresh = self._read(lambda conn: use_case_sql.resolve_slugs(conn, workspace_pk, missing))
+            self._use_case_pks.update(((workspace_pk, s), pk) for s, pk in fresh.items())
+            found.update(fresh)
+        return found
 
     def create_use_case(self, workspace_pk: int, name: str, slug_base: str) -> UseCase:
         def create(conn: Connection) -> UseCase:
