@@ -10,11 +10,14 @@ by either replica.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -209,7 +212,9 @@ class RetryingClient:
                 if not shaped:
                     self.stats.bad_503.append(f"{method} {path}: {response.text[:300]}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"{method} {path} still failing after {REQUEST_DEADLINE:.0f}s: {failure}")
+                raise AssertionError(
+                    f"{method} {path} still failing after {REQUEST_DEADLINE:.0f}s: {failure}"
+                )
             attempt += 1
             time.sleep(min(0.02 * 2**attempt, 0.5) * (0.5 + self.rng.random()))
 
@@ -311,11 +316,10 @@ def run_thread(
     rng = random.Random(replica * 1000 + thread)
     try:
         for item in items:
-            if item.shared:
-                try:
+            if item.shared:  # wait for the paired thread of the other replica, then both send
+                # A broken barrier means the partner failed (that is reported); just carry on.
+                with contextlib.suppress(threading.BrokenBarrierError):
                     barriers[thread].wait(timeout=BARRIER_TIMEOUT)
-                except threading.BrokenBarrierError:
-                    pass  # the partner failed; its failure is reported, just carry on
             if item.kind == "batch":
                 events = [make_event(n, use_case, pool_source(pool, n)) for n in item.numbers]
                 for event in events:
@@ -351,9 +355,7 @@ def run_thread(
         http.close()
 
 
-def upload_pool(
-    servers: list[ServerProcess], sent: Sent, stats: list[list[ClientStats]]
-) -> tuple[list[str], dict[str, bytes]]:
+def upload_pool(servers: list[ServerProcess], sent: Sent, stats: list[list[ClientStats]]) -> list[str]:
     """Every thread of both replicas uploads a few unique images at once; one image with the same bytes is
     also uploaded by all of them at the same moment (identical bytes are stored once)."""
     common = unique_png(random.Random(-1), side=24)
@@ -393,7 +395,16 @@ def upload_pool(
     uploads = dict(item for mine in results for item in mine)
     with sent.lock:
         sent.uploads.update(uploads)
-    return sorted(uploads), uploads
+    return sorted(uploads)
+
+
+def unavailable_reasons(servers: list[ServerProcess]) -> dict[str, int]:
+    """Why the replicas answered 503, from the warnings they log (``unavailable: <message>``)."""
+    reasons: Counter[str] = Counter()
+    for server in servers:
+        text = server.stderr_path.read_text(errors="replace")
+        reasons.update(m.group(1) for m in re.finditer(r"unavailable: .*?\((.*)\)", text))
+    return dict(reasons)
 
 
 # -- reading back -----------------------------------------------------------------------------------------
@@ -450,6 +461,18 @@ def expected_feedback(n: int) -> dict[str, Any]:
     return {"status": None, "eventId": None}
 
 
+QUERIES: list[dict[str, Any]] = [
+    {"customMetadataFilters": [{"field": "seq", "operator": "gte", "value": 15_000, "type": "number"}]},
+    {"customMetadataFilters": [{"field": "line", "operator": "eq", "value": "L3", "type": "string"}]},
+    {"deviceId": {"operator": "in", "value": ["cam-03", "cam-10", "cam-24"]}},
+    {"detectionFilters": [{"class": "scratch", "minConfidence": 0.5, "minCount": 1}]},
+    {"feedback": ["none"], "eventTypes": ["quality_check", "safety_alert"]},
+    {"feedback": ["correct", "incorrect"]},
+    {"startTime": "2026-07-15T00:00:00Z", "endTime": "2026-08-20T12:00:00+02:00", "sort": "asc"},
+    {"sort": "asc", "eventType": "inventory_count"},
+]
+
+
 # -- the test ---------------------------------------------------------------------------------------------
 
 
@@ -469,7 +492,7 @@ def test_two_replicas_ingest_the_same_events_once(tmp_path: Path) -> None:
 
 def run_and_verify(servers: list[ServerProcess], started: float) -> None:
     a, b = servers
-    print(f"servers up after {time.monotonic() - started:.1f}s")
+    startup = time.monotonic() - started
     logs = "\n".join(s.logs() for s in servers)
     with client(a.url, a.api_key) as http:
         response = http.post("/vision-events/use-cases", json={"name": "Replica QA"})
@@ -479,7 +502,7 @@ def run_and_verify(servers: list[ServerProcess], started: float) -> None:
 
     stats = [[ClientStats() for _ in range(THREADS_PER_REPLICA)] for _ in servers]
     sent = Sent()
-    pool, _ = upload_pool(servers, sent, stats)
+    pool = upload_pool(servers, sent, stats)
     pool_problems = [m for row in stats for s in row for m in s.unexpected]
     assert not pool_problems, f"image uploads failed: {pool_problems[:5]}\n{logs}"
     assert len(pool) == 2 * THREADS_PER_REPLICA * (1 + POOL_IMAGES_PER_THREAD)
@@ -512,8 +535,9 @@ def run_and_verify(servers: list[ServerProcess], started: float) -> None:
         per_replica.append(replica_total.summary())
         total.add(replica_total)
     report = (
-        f"ingest took {ingest_seconds:.1f}s; replica A: {per_replica[0]}; replica B: {per_replica[1]}; "
-        f"{len(sent.uploads)} images uploaded"
+        f"{TOTAL} events ({len(sent.events)} distinct ids sent), {len(sent.uploads)} images; "
+        f"startup {startup:.1f}s, ingest {ingest_seconds:.1f}s; replica A: {per_replica[0]}; "
+        f"replica B: {per_replica[1]}; 503 reasons in the server logs: {unavailable_reasons(servers)}"
     )
     print(report)
     logs = "\n".join(s.logs() for s in servers)
@@ -525,91 +549,107 @@ def run_and_verify(servers: list[ServerProcess], started: float) -> None:
     assert not total.bad_503, f"503 answers without the SPEC §6 shape: {total.bad_503[:3]}; {report}"
     assert len(sent.events) == TOTAL, f"test bug: {len(sent.events)} ids sent"
 
-    print(f"verify starts at {time.monotonic():.1f}")
+    timings = verify(servers, use_case, sent, report)
+    elapsed = time.monotonic() - started
+    print(f"{report}; checks: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
+    print(f"whole test {elapsed:.1f}s")
+
+
+def verify(servers: list[ServerProcess], use_case: str, sent: Sent, report: str) -> dict[str, float]:
+    """Checks (a), (b) and (c); reads go to both replicas at once. Returns how long each part took."""
+    pool = ThreadPoolExecutor(max_workers=8)
     readers = [RetryingClient(s.url, s.api_key, ClientStats(), seed=7) for s in servers]
+    timings: dict[str, float] = {}
     try:
-        verify(readers, use_case, sent, report, logs)
+
+        def both(fn: Any, *args: Any) -> list[Any]:
+            return list(pool.map(lambda reader: fn(reader, *args), readers))
+
+        # (a) every event exists exactly once, with the content that was sent.
+        mark = time.monotonic()
+        counts = both(lambda r: r.request("POST", "/vision-events/count", json={"useCaseId": use_case}))
+        for name, count in zip("AB", counts, strict=True):
+            assert count.status_code == 200, count.text
+            assert count.json()["count"] == TOTAL, (
+                f"replica {name}: count {count.json()} != {TOTAL}; {report}"
+            )
+        listings = both(lambda r: r.request("GET", "/vision-events/use-cases", params={"status": "all"}))
+        for name, listing in zip("AB", listings, strict=True):
+            assert listing.status_code == 200, listing.text
+            (entry,) = [u for u in listing.json()["useCases"] if u["id"] == use_case]
+            assert entry["eventCount"] == TOTAL, f"replica {name}: use-case eventCount {entry}; {report}"
+
+        pages_a, pages_b = both(lambda r: list(page_all(r, {"useCaseId": use_case})))
+        events_a = [e for page in pages_a for e in page["events"]]
+        ids = [e["eventId"] for e in events_a]
+        duplicates = [i for i, c in Counter(ids).items() if c > 1]
+        assert not duplicates, f"{len(duplicates)} ids returned more than once while paging: {duplicates[:5]}"
+        assert len(ids) == TOTAL, f"paging returned {len(ids)} events, expected {TOTAL}; {report}"
+        assert set(ids) == set(sent.events), "paging returned other ids than were sent"
+        wrong = {e["eventId"]: p for e in events_a if (p := mismatches(sent.events[e["eventId"]], e))}
+        assert not wrong, f"{len(wrong)} events differ from what was sent: {list(wrong.items())[:3]}"
+        bad_feedback = {
+            e["eventId"]: e["feedback"]
+            for e in events_a
+            if e["feedback"] != expected_feedback(int(e["eventId"].removeprefix("ev-")))
+        }
+        assert not bad_feedback, (
+            f"{len(bad_feedback)} events carry the wrong feedback: {list(bad_feedback.items())[:5]}"
+        )
+        timings["(a) count and page"] = time.monotonic() - mark
+
+        # (b) both replicas answer the same queries identically.
+        mark = time.monotonic()
+        ids_b = [e["eventId"] for page in pages_b for e in page["events"]]
+        assert ids == ids_b, "the replicas list the events in different orders"
+        assert [p["events"] for p in pages_a] == [p["events"] for p in pages_b], (
+            "the replicas return different events for the full query"
+        )
+        for query in QUERIES:
+            body = {"useCaseId": use_case, **query}
+            answers = both(all_events, body)
+            assert answers[0] == answers[1], f"the replicas answer {query} differently"
+            counts = both(lambda r, b=body: r.request("POST", "/vision-events/count", json=b).json())
+            assert counts[0] == counts[1] == {"count": len(answers[0])}, (query, counts, len(answers[0]))
+            assert answers[0], f"test bug: {query} matches nothing"
+            for event in answers[0]:
+                assert not mismatches(sent.events[event["eventId"]], event), event["eventId"]
+        none = both(
+            lambda r: r.request(
+                "POST", "/vision-events/count", json={"useCaseId": use_case, "feedback": ["none"]}
+            )
+        )
+        targets = sum(1 for n in range(TOTAL) if expected_feedback(n)["status"] is not None)
+        assert [r.json()["count"] for r in none] == [TOTAL - targets] * 2, [r.text for r in none]
+
+        for n in (0, 1, 50, 99, 4_321, 10_000, 19_999):
+            got = both(lambda r, n=n: r.request("GET", f"/vision-events/events/{event_id(n)}"))
+            assert [g.status_code for g in got] == [200, 200], [g.text for g in got]
+            assert got[0].json() == got[1].json(), f"the replicas return {event_id(n)} differently"
+            assert not mismatches(sent.events[event_id(n)], got[0].json())
+        schemas = both(lambda r: r.request("GET", f"/vision-events/custom-metadata-schema/{use_case}"))
+        assert schemas[0].status_code == 200, schemas[0].text
+        assert schemas[0].json() == schemas[1].json()
+        timings["(b) queries"] = time.monotonic() - mark
+
+        # (c) images uploaded through either replica are served byte-identical by both.
+        mark = time.monotonic()
+
+        def fetch(job: tuple[int, str]) -> str | None:
+            replica, source_id = job
+            response = readers[replica].request("GET", f"/vision-events/images/{source_id}")
+            if response.status_code != 200:
+                return f"replica {'AB'[replica]}, image {source_id}: {response.status_code} {response.text}"
+            if response.content != sent.uploads[source_id]:
+                return f"replica {'AB'[replica]} serves other bytes for image {source_id}"
+            return None
+
+        jobs = [(replica, source_id) for source_id in sent.uploads for replica in (0, 1)]
+        problems = [p for p in pool.map(fetch, jobs) if p]
+        assert not problems, f"{len(problems)} of {len(jobs)} image reads failed: {problems[:5]}"
+        timings["(c) images"] = time.monotonic() - mark
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         for reader in readers:
             reader.close()
-    elapsed = time.monotonic() - started
-    print(f"{report}; whole test {elapsed:.1f}s")
-
-
-def verify(readers: list[RetryingClient], use_case: str, sent: Sent, report: str, logs: str) -> None:
-    ra, rb = readers
-
-    # (a) every event exists exactly once, with the content that was sent.
-    for name, reader in (("A", ra), ("B", rb)):
-        count = reader.request("POST", "/vision-events/count", json={"useCaseId": use_case})
-        assert count.status_code == 200, count.text
-        assert count.json()["count"] == TOTAL, f"replica {name}: count {count.json()} != {TOTAL}; {report}"
-        listing = reader.request("GET", "/vision-events/use-cases", params={"status": "all"})
-        assert listing.status_code == 200, listing.text
-        (entry,) = [u for u in listing.json()["useCases"] if u["id"] == use_case]
-        assert entry["eventCount"] == TOTAL, f"replica {name}: use-case eventCount {entry}; {report}"
-
-    pages = {name: list(page_all(reader, {"useCaseId": use_case})) for name, reader in (("A", ra), ("B", rb))}
-    events_a = [e for page in pages["A"] for e in page["events"]]
-    ids = [e["eventId"] for e in events_a]
-    duplicates = [i for i, c in Counter(ids).items() if c > 1]
-    assert not duplicates, f"{len(duplicates)} ids returned more than once while paging: {duplicates[:5]}"
-    assert len(ids) == TOTAL, f"paging returned {len(ids)} events, expected {TOTAL}; {report}"
-    assert set(ids) == set(sent.events), "paging returned other ids than were sent"
-
-    wrong = {e["eventId"]: p for e in events_a if (p := mismatches(sent.events[e["eventId"]], e))}
-    assert not wrong, f"{len(wrong)} events differ from what was sent: {list(wrong.items())[:3]}"
-    bad_feedback = {
-        e["eventId"]: e["feedback"]
-        for e in events_a
-        if e["feedback"] != expected_feedback(int(e["eventId"].removeprefix("ev-")))
-    }
-    assert not bad_feedback, f"{len(bad_feedback)} events carry the wrong feedback: {list(bad_feedback.items())[:5]}"
-
-    print(f"verify: (a) done at {time.monotonic():.1f}")
-    # (b) both replicas answer the same queries identically.
-    ids_b = [e["eventId"] for page in pages["B"] for e in page["events"]]
-    assert ids == ids_b, "the replicas list the events in different orders"
-    assert [p["events"] for p in pages["A"]] == [p["events"] for p in pages["B"]], (
-        "the replicas return different events for the full query"
-    )
-    queries: list[dict[str, Any]] = [
-        {"customMetadataFilters": [{"field": "seq", "operator": "gte", "value": 15_000, "type": "number"}]},
-        {"customMetadataFilters": [{"field": "line", "operator": "eq", "value": "L3", "type": "string"}]},
-        {"deviceId": {"operator": "in", "value": ["cam-03", "cam-10", "cam-24"]}},
-        {"detectionFilters": [{"class": "scratch", "minConfidence": 0.5, "minCount": 1}]},
-        {"feedback": ["none"], "eventTypes": ["quality_check", "safety_alert"]},
-        {"feedback": ["correct", "incorrect"]},
-        {"startTime": "2026-07-15T00:00:00Z", "endTime": "2026-08-20T12:00:00+02:00", "sort": "asc"},
-        {"sort": "asc", "eventType": "inventory_count"},
-    ]
-    for query in queries:
-        body = {"useCaseId": use_case, **query}
-        answers = [all_events(reader, body) for reader in readers]
-        assert answers[0] == answers[1], f"the replicas answer {query} differently"
-        counts = [reader.request("POST", "/vision-events/count", json=body).json() for reader in readers]
-        assert counts[0] == counts[1] == {"count": len(answers[0])}, (query, counts, len(answers[0]))
-        assert answers[0], f"test bug: {query} matches nothing"
-    feedback_none = ra.request(
-        "POST", "/vision-events/count", json={"useCaseId": use_case, "feedback": ["none"]}
-    ).json()["count"]
-    targets = sum(1 for n in range(TOTAL) if expected_feedback(n)["status"] is not None)
-    assert feedback_none == TOTAL - targets, (feedback_none, TOTAL - targets)
-
-    for n in (0, 1, 50, 99, 4_321, 10_000, 19_999):
-        got = [reader.request("GET", f"/vision-events/events/{event_id(n)}") for reader in readers]
-        assert [g.status_code for g in got] == [200, 200], [g.text for g in got]
-        assert got[0].json() == got[1].json(), f"the replicas return {event_id(n)} differently"
-        assert not mismatches(sent.events[event_id(n)], got[0].json())
-
-    schemas = [reader.request("GET", f"/vision-events/custom-metadata-schema/{use_case}") for reader in readers]
-    assert schemas[0].status_code == 200, schemas[0].text
-    assert schemas[0].json() == schemas[1].json()
-
-    print(f"verify: queries done at {time.monotonic():.1f}")
-    # (c) images uploaded through either replica are served byte-identical by both.
-    for source_id, data in sent.uploads.items():
-        for name, reader in (("A", ra), ("B", rb)):
-            response = reader.request("GET", f"/vision-events/images/{source_id}")
-            assert response.status_code == 200, f"replica {name}, image {source_id}: {response.text}"
-            assert response.content == data, f"replica {name} serves other bytes for image {source_id}"
+    return timings

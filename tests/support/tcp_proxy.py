@@ -141,7 +141,9 @@ class TcpProxy:
                 self._open.update((client, upstream))
                 self.accepted += 1
             for src, dst in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(src, dst), name="tcp-proxy-pump", daemon=True).start()
+                threading.Thread(
+                    target=self._pump, args=(src, dst), name="tcp-proxy-pump", daemon=True
+                ).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
