@@ -182,12 +182,15 @@ def machine_busy_seconds() -> float | None:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """user + system CPU time of a process (all its threads), from /proc."""
+    """user + system CPU time of a process (all its threads) and its worker processes, from /proc."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = children.read_text().split() if children.exists() else []
+    return own + sum(process_cpu_seconds(int(kid)) or 0.0 for kid in kids)
 
 
 class FsyncCounter:
@@ -253,7 +256,10 @@ def free_port() -> int:
 class ServerProcess:
     """``python -m sightlog serve`` in its own session; stopped (SIGINT, then TERM, then KILL) on exit."""
 
-    def __init__(self, data_dir: Path, log_path: Path, database_url: str | None, key: str) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, database_url: str | None, key: str, workers: int = 1
+    ) -> None:
+        self.workers = workers
         self.data_dir = data_dir
         self.log_path = log_path
         self.database_url = database_url
@@ -273,7 +279,7 @@ class ServerProcess:
         for _attempt in range(3):
             self.port = free_port()
             cmd = [sys.executable, "-m", "sightlog", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-            cmd += ["--data-dir", str(self.data_dir)]
+            cmd += ["--data-dir", str(self.data_dir), "--workers", str(self.workers)]
             with open(self.log_path, "ab") as log:
                 self.proc = subprocess.Popen(
                     cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -978,6 +984,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--api-key", help="an existing write key (needed when --database-url already has a workspace)"
     )
+    p.add_argument("--workers", type=int, default=1, help="server processes (sightlog serve --workers)")
     p.add_argument("--no-raw", action="store_true", help="skip the raw sqlite3 baseline")
     p.add_argument("--warmup", type=float, default=2.0, help="untimed warm-up seconds per mode (default 2)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (server log, databases)")
@@ -1032,7 +1039,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info()
     tmp = Path(tempfile.mkdtemp(prefix="sightlog-bench-"))
     key = args.api_key or "sl_bench_" + uuid.uuid4().hex  # lowercase letters: the roboflow SDK insists
-    server = ServerProcess(tmp / "data", tmp / "server.log", args.database_url, key)
+    server = ServerProcess(tmp / "data", tmp / "server.log", args.database_url, key, args.workers)
     profilers: list[subprocess.Popen[bytes]] = []
 
     def cleanup() -> None:

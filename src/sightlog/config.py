@@ -15,6 +15,7 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8400
+    workers: int = Field(1, ge=1, description="server processes sharing the port")
     data_dir: Path = Path("sightlog-data")
     # Defaults to SQLite inside data_dir; e.g. "sqlite:////var/lib/sightlog/events.db".
     database_url: str | None = None

@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     jpeg_bytes,
     run_cli,
     simple_event,
+    wait_until,
 )
 from tests.support.server import ServerProcess, free_port, new_test_key
 
@@ -382,3 +383,40 @@ def test_health_needs_no_key_but_api_does(tmp_path: Path, servers: list[CliServe
         assert response.json()["code"] == "unauthorized"
     assert (tmp_path / "data" / "bootstrap-key").is_file(), "a relative --data-dir is not taken from the cwd"
     assert server.stop() == 0
+
+
+def test_workers_share_the_port_and_stop_together(tmp_path: Path, servers: list[CliServe]) -> None:
+    port = free_port()
+    key = new_test_key()
+    server = _start(
+        servers,
+        CliServe(
+            tmp_path,
+            port,
+            args=["--port", str(port), "--data-dir", str(tmp_path / "data"), "--workers", "2"],
+            env={"SIGHTLOG_BOOTSTRAP_KEY": key},
+        ),
+    )
+    assert server.pid is not None
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    assert len(children) >= 2, children  # two workers (and multiprocessing's resource tracker)
+    with client(server.url, key) as http:
+        use_case = http.post("/vision-events/use-cases", json={"name": "Workers"}).json()["id"]
+        # Requests land on either worker; every one sees every write.
+        for n in range(20):
+            assert http.post("/vision-events", json=simple_event(f"w-{n}", use_case)).status_code == 201
+            assert http.get(f"/vision-events/events/w-{n}").status_code == 200
+    code = server.signal_and_wait(signal.SIGTERM)
+    assert code == 0, server.output()
+    assert_no_traceback(server.output())
+    workers_gone = wait_until(lambda: not any(_alive(child) for child in children), timeout=5.0)
+    assert workers_gone, "a worker outlived the server"
+
+
+def _alive(pid: str) -> bool:
+    """Running, as opposed to gone or a zombie waiting for a parent to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

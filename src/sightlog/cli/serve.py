@@ -61,9 +61,16 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [env: SIGHTLOG_PORT; default 8400].")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port, to use more cores [env: SIGHTLOG_WORKERS; default 1].",
+        ),
+    ] = None,
 ) -> None:
     """Run the Sightlog server (SQLite and a local image folder unless told otherwise)."""
-    settings: Settings = settings_from(data_dir, database_url, host=host, port=port)
+    settings: Settings = settings_from(data_dir, database_url, host=host, port=port, workers=workers)
     _check_data_dir(settings.data_dir)
     sock = _bind(settings.host, settings.port)
     try:
@@ -81,21 +88,44 @@ def serve(
     console.print(f"Serving on [bold]{url}[/bold]  — API reference at {url}/docs")
     console.print(f"Authenticate with:  curl -H 'Authorization: Bearer <key>' {url}/vision-events/use-cases")
 
-    import uvicorn  # imported here so that admin commands start fast
-
-    from sightlog.server.app import create_app
-
-    config = uvicorn.Config(
-        create_app(settings, services),
-        log_level=os.environ.get("SIGHTLOG_LOG_LEVEL", "warning"),
-        access_log=False,
-    )
     # uvicorn re-raises the stop signal once it has shut down, which would kill the process before the
     # store is closed; with these no-op handlers in place, that re-raise is harmless and `finally` runs.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if settings.workers > 1:
+            services.close()  # each worker opens its own
+            _run_workers(settings, sock)
+        else:
+            _run_single(settings, services, sock)
     finally:
         services.close()
         console.print("Sightlog stopped.")
+
+
+def _uvicorn_options() -> dict[str, object]:
+    return {"log_level": os.environ.get("SIGHTLOG_LOG_LEVEL", "warning"), "access_log": False}
+
+
+def _run_single(settings: Settings, services: Services, sock: socket.socket) -> None:
+    import uvicorn  # imported here so that admin commands start fast
+
+    from sightlog.server.app import create_app
+
+    uvicorn.Server(uvicorn.Config(create_app(settings, services), **_uvicorn_options())).run(sockets=[sock])
+
+
+def _run_workers(settings: Settings, sock: socket.socket) -> None:
+    """Several processes on one socket, to use every core; each builds its app from the environment."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update(
+        SIGHTLOG_DATA_DIR=str(settings.data_dir.resolve()),
+        SIGHTLOG_DATABASE_URL=settings.resolved_database_url(),
+        SIGHTLOG_HOST=settings.host,
+        SIGHTLOG_PORT=str(settings.port),
+    )
+    app = "sightlog.server.app:app_from_environment"
+    config = uvicorn.Config(app, factory=True, workers=settings.workers, **_uvicorn_options())
+    Multiprocess(config, sockets=[sock]).run()

@@ -52,3 +52,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``sightlog serve --workers N``, configured by SIGHTLOG_* variables."""
+    return create_app(Settings())
