@@ -40,7 +40,7 @@ BATCH = 100
 # runs of ten, so each replica also gets 9,000 ids of its own.
 PURE_SHARED_BATCHES = 12  # batches of 100 made only of shared ids, sent by both replicas at the same moment
 SHARED_SINGLES = 200  # shared ids sent one by one (POST /vision-events) to both replicas at the same moment
-OWN_SINGLES = 300  # per replica: ids of its own sent one by one, each with a freshly uploaded image
+OWN_SINGLES = 300  # per replica: ids of its own sent one by one, one in three with a freshly uploaded image
 POOL_IMAGES_PER_THREAD = 3  # unique images each client thread uploads before the events start
 REQUEST_DEADLINE = 30.0  # a request still failing with 503 / connection errors after this long fails the test
 BARRIER_TIMEOUT = 30.0
@@ -243,6 +243,7 @@ class Sent:
 
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)  # sourceId -> bytes
+    created: dict[str, list[bool]] = field(default_factory=dict)  # single POSTs: the "created" answers
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, event: dict[str, Any]) -> None:
@@ -345,8 +346,12 @@ def run_thread(
             event = make_event(n, use_case, source)
             sent.record(event)
             response = http.expect(201, "POST", "/vision-events", json=event)
-            if response is not None and response.json().get("eventId") != event["eventId"]:
+            if response is None:
+                continue
+            if response.json().get("eventId") != event["eventId"]:
                 stats.unexpected.append(f"single answered {response.text[:300]}")
+            with sent.lock:
+                sent.created.setdefault(event["eventId"], []).append(response.json().get("created"))
     except Exception as exc:
         stats.unexpected.append(f"replica {replica} thread {thread}: {type(exc).__name__}: {exc}")
         for barrier in barriers:
@@ -405,6 +410,21 @@ def unavailable_reasons(servers: list[ServerProcess]) -> dict[str, int]:
         text = server.stderr_path.read_text(errors="replace")
         reasons.update(m.group(1) for m in re.finditer(r"unavailable: .*?\((.*)\)", text))
     return dict(reasons)
+
+
+def server_errors(servers: list[ServerProcess]) -> str:
+    """The exceptions (and Sightlog frames) of the tracebacks the replicas logged; a 500 logs one."""
+    found: list[str] = []
+    for name, server in zip("AB", servers, strict=True):
+        text = server.stderr_path.read_text(errors="replace")
+        if "Traceback" in text:
+            lines = [
+                line.strip()
+                for line in text.splitlines()
+                if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line) or "/sightlog/" in line
+            ]
+            found += [f"replica {name}: {line}" for line in dict.fromkeys(lines)]
+    return "\n".join(found[:60])
 
 
 # -- reading back -----------------------------------------------------------------------------------------
@@ -493,7 +513,6 @@ def test_two_replicas_ingest_the_same_events_once(tmp_path: Path) -> None:
 def run_and_verify(servers: list[ServerProcess], started: float) -> None:
     a, b = servers
     startup = time.monotonic() - started
-    logs = "\n".join(s.logs() for s in servers)
     with client(a.url, a.api_key) as http:
         response = http.post("/vision-events/use-cases", json={"name": "Replica QA"})
         assert response.status_code == 201, response.text
@@ -504,7 +523,7 @@ def run_and_verify(servers: list[ServerProcess], started: float) -> None:
     sent = Sent()
     pool = upload_pool(servers, sent, stats)
     pool_problems = [m for row in stats for s in row for m in s.unexpected]
-    assert not pool_problems, f"image uploads failed: {pool_problems[:5]}\n{logs}"
+    assert not pool_problems, f"image uploads failed: {pool_problems[:5]}\n{server_errors(servers)}"
     assert len(pool) == 2 * THREADS_PER_REPLICA * (1 + POOL_IMAGES_PER_THREAD)
 
     work = plan_work()
@@ -540,16 +559,31 @@ def run_and_verify(servers: list[ServerProcess], started: float) -> None:
         f"replica B: {per_replica[1]}; 503 reasons in the server logs: {unavailable_reasons(servers)}"
     )
     print(report)
-    logs = "\n".join(s.logs() for s in servers)
     hung = [t.name for t in threads if t.is_alive()]
-    assert not hung, f"client threads still running after 120s: {hung}; {report}\n{logs}"
+    assert not hung, f"client threads still running after 120s: {hung}; {report}\n{server_errors(servers)}"
     assert not total.unexpected, (
-        f"{len(total.unexpected)} requests failed: {total.unexpected[:5]}; {report}\n{logs}"
+        f"{len(total.unexpected)} requests failed: {total.unexpected[:5]}; {report}\n"
+        f"server tracebacks:\n{server_errors(servers)}"
     )
     assert not total.bad_503, f"503 answers without the SPEC §6 shape: {total.bad_503[:3]}; {report}"
     assert len(sent.events) == TOTAL, f"test bug: {len(sent.events)} ids sent"
+    # A shared id sent one by one to both replicas at once: exactly one of them created it (the other one
+    # overwrote it), unless a dropped connection hid the answer of a write that went through.
+    created = {eid: flags for eid, flags in sent.created.items() if len(flags) == 2}
+    assert len(created) == SHARED_SINGLES, f"test bug: {len(created)} shared singles answered"
+    both_created = sorted(eid for eid, flags in created.items() if flags.count(True) > 1)
+    assert not both_created, (
+        f"{len(both_created)} ids sent to both replicas at once were created by both: {both_created[:5]}"
+    )
+    if total.retries_transport == 0:
+        neither = sorted(eid for eid, flags in created.items() if True not in flags)
+        assert not neither, f"{len(neither)} ids sent to both replicas were created by neither: {neither[:5]}"
+        own = [eid for eid, flags in sent.created.items() if len(flags) == 1 and flags != [True]]
+        assert not own, f"{len(own)} new ids sent once were answered created=false: {own[:5]}"
 
     timings = verify(servers, use_case, sent, report)
+    errors = server_errors(servers)
+    assert not errors, f"the replicas logged tracebacks:\n{errors}"
     elapsed = time.monotonic() - started
     print(f"{report}; checks: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
     print(f"whole test {elapsed:.1f}s")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 
 from sightlog.cli.console import err
@@ -12,19 +15,26 @@ from sightlog.store.sql import SqlStore
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 
 
-@db_app.command("upgrade")
-def upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Apply pending schema migrations (safe to re-run; `serve` refuses an out-of-date schema)."""
+@contextmanager
+def _store(data_dir: DataDir, database_url: DatabaseUrl) -> Iterator[SqlStore]:
+    """The store as it is: unlike other commands, no schema check or creation on opening."""
     settings = settings_from(data_dir, database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.resolved_database_url())
     try:
-        before, after = store.upgrade()
+        yield store
     except SightlogError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(1) from None
     finally:
         store.close()
+
+
+@db_app.command("upgrade")
+def upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply pending schema migrations (safe to re-run; `serve` refuses an out-of-date schema)."""
+    with _store(data_dir, database_url) as store:
+        before, after = store.upgrade()
     if before == after:
         err.print(f"The schema is up to date (revision {after}).")
     else:
@@ -34,14 +44,6 @@ def upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 @db_app.command("revision")
 def revision(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Print the schema revision of the store and the one this version needs."""
-    settings = settings_from(data_dir, database_url)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(settings.resolved_database_url())
-    try:
+    with _store(data_dir, database_url) as store:
         current, head = store.revisions()
-    except SightlogError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
     typer.echo(f"current: {current or 'none'}\nneeded:  {head}")
