@@ -95,10 +95,13 @@ class AuthService:
 
     def bootstrap(self, data_dir: Path, preset_key: str | None) -> Bootstrap | None:
         """On an empty store: workspace ``default`` and one admin key, written to ``bootstrap-key`` (0600)."""
-        if self.store.count_workspaces() > 0:
+        key = preset_key or new_key()
+        scopes = frozenset({SCOPE_ADMIN})
+        workspace = self.store.create_first_workspace(
+            DEFAULT_WORKSPACE, "Default", hash_key(key), key[:KEY_PREFIX_LEN], scopes
+        )
+        if workspace is None:
             return None
-        workspace = self.create_workspace(DEFAULT_WORKSPACE, "Default")
-        key = self.create_key(workspace, {SCOPE_ADMIN}, name="bootstrap", key=preset_key)
         key_file = data_dir / "bootstrap-key"
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:

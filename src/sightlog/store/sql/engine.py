@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from sightlog.errors import Unavailable
 
@@ -38,7 +38,7 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, for_writes: bool) -> Engine:
     """An engine for reads (plain BEGIN) or writes (BEGIN IMMEDIATE on SQLite)."""
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        return _postgres_engine(url)
     # Pooled connections keep SQLite's page cache warm between requests.
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -62,6 +62,33 @@ def make_engine(url: str, *, for_writes: bool) -> Engine:
     return engine
 
 
+# A partitioned network must turn into 503s, not requests that hang: bounded connects, TCP keepalives and a
+# send timeout notice a dead peer, and a statement timeout bounds the rest.
+_PG_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+def _postgres_engine(url: str) -> Engine:
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=8, max_overflow=8, pool_timeout=10, connect_args=_PG_CONNECT_ARGS
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+        dbapi_conn.commit()
+
+    return engine
+
+
 def unavailable(exc: DBAPIError) -> Unavailable:
     reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
     return Unavailable(f"The event store is unavailable ({reason}); retry shortly.")
@@ -76,9 +103,9 @@ def translate_errors() -> Iterator[None]:
         raise unavailable(exc) from exc
 
 
-def event_lock_key(workspace_pk: int, event_id: str) -> int:
-    """A signed 64-bit advisory-lock key for one event id of one workspace."""
-    digest = hashlib.blake2b(f"{workspace_pk}:{event_id}".encode(), digest_size=8).digest()
+def lock_key(*parts: object) -> int:
+    """A signed 64-bit advisory-lock key naming one thing (an event id of a workspace, a use case)."""
+    digest = hashlib.blake2b(":".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -145,8 +172,10 @@ class GroupCommitWriter:
                     savepoint = conn.begin_nested()
                     try:
                         result = fn(conn)
-                    except Exception as exc:  # the caller gets it; neighbours still commit
-                        savepoint.rollback()
+                    except Exception as exc:
+                        if _connection_lost(exc, conn):
+                            raise  # nothing more can run on this connection: the whole group fails
+                        savepoint.rollback()  # the caller gets its error; neighbours still commit
                         outcomes.append((future, None, exc))
                     else:
                         savepoint.commit()
@@ -164,7 +193,13 @@ class GroupCommitWriter:
                 future.set_exception(_as_store_error(error))
 
 
+def _connection_lost(exc: BaseException, conn: Connection) -> bool:
+    return conn.invalidated or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
 def _as_store_error(exc: BaseException) -> BaseException:
     if isinstance(exc, OperationalError | InterfaceError):
         return unavailable(exc)
+    if isinstance(exc, PendingRollbackError):  # the connection died under an earlier statement
+        return Unavailable("The event store connection was lost; retry shortly.")
     return exc

@@ -18,8 +18,8 @@ from sightlog.store.sql import query as query_sql
 from sightlog.store.sql import use_cases as use_case_sql
 from sightlog.store.sql.engine import (
     GroupCommitWriter,
-    event_lock_key,
     is_sqlite,
+    lock_key,
     make_engine,
     translate_errors,
 )
@@ -116,9 +116,6 @@ class SqlStore:
 
     # -- workspaces and keys ----------------------------------------------------------------------------
 
-    def count_workspaces(self) -> int:
-        return self._read(tenancy.count_workspaces)
-
     def create_workspace(self, slug: str, name: str) -> Workspace:
         def create(conn: Connection) -> Workspace:
             if tenancy.get_workspace(conn, slug) is not None:
@@ -126,6 +123,22 @@ class SqlStore:
             return tenancy.create_workspace(conn, slug, name, now_us())
 
         return self._write(create)
+
+    def create_first_workspace(
+        self, slug: str, name: str, key_hash: str, prefix: str, scopes: frozenset[str]
+    ) -> Workspace | None:
+        """On an empty store only, and atomically (replicas may start together): a workspace and its key."""
+
+        def create(conn: Connection) -> Workspace | None:
+            if self.backend == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            if tenancy.count_workspaces(conn) > 0:
+                return None
+            workspace = tenancy.create_workspace(conn, slug, name, now_us())
+            tenancy.create_key(conn, workspace.pk, key_hash, prefix, scopes, "bootstrap", now_us())
+            return workspace
+
+        return self._direct_write(create)
 
     def get_workspace(self, slug: str) -> Workspace | None:
         return self._read(lambda conn: tenancy.get_workspace(conn, slug))
@@ -228,17 +241,26 @@ class SqlStore:
     def write_events(self, workspace_pk: int, rows: Sequence[EventRow]) -> list[bool]:
         if self._partitions is not None:
             self._partitions.ensure_for(r.ts for r in rows)
-        # Writers on other replicas may hold the same ids (or the events their feedback points at).
-        touched = {r.event_id for r in rows} | {r.related_event_id for r in rows if r.related_event_id}
         return self._write(
             lambda conn: event_sql.write_events(conn, workspace_pk, rows, now_us()),
-            lock_keys=[event_lock_key(workspace_pk, event_id) for event_id in touched],
+            lock_keys=self._write_locks(workspace_pk, rows),
         )
+
+    @staticmethod
+    def _write_locks(workspace_pk: int, rows: Sequence[EventRow]) -> list[int]:
+        """What writers on other replicas may touch at the same time: the same event ids (and the events
+        feedback points at), and the counters and schema rows of the same use cases. Replaced events may
+        belong to another use case; their counters are covered by that use case's writers holding the id."""
+        ids = {r.event_id for r in rows} | {r.related_event_id for r in rows if r.related_event_id}
+        use_cases = {r.use_case_pk for r in rows}
+        return [lock_key("event", workspace_pk, i) for i in ids] + [
+            lock_key("use-case", u) for u in use_cases
+        ]
 
     def delete_event(self, workspace_pk: int, event_id: str) -> bool:
         return self._write(
             lambda conn: event_sql.delete_event(conn, workspace_pk, event_id),
-            lock_keys=[event_lock_key(workspace_pk, event_id)],
+            lock_keys=[lock_key("event", workspace_pk, event_id)],
         )
 
     def get_event(self, workspace_pk: int, event_id: str) -> StoredEvent | None:
