@@ -420,3 +420,25 @@ def _alive(pid: str) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_workers_exit_when_the_server_is_killed(tmp_path: Path, servers: list[CliServe]) -> None:
+    port = free_port()
+    server = _start(
+        servers,
+        CliServe(
+            tmp_path,
+            port,
+            args=["--port", str(port), "--data-dir", str(tmp_path / "data"), "--workers", "2"],
+            env={"SIGHTLOG_BOOTSTRAP_KEY": new_test_key()},
+        ),
+    )
+    assert server.pid is not None
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    server.kill()
+    workers_gone = wait_until(lambda: not any(_alive(child) for child in children), timeout=5.0)
+    alive = {
+        c: Path(f"/proc/{c}/cmdline").read_text().replace("\0", " ")[:200] for c in children if _alive(c)
+    }
+    assert workers_gone, f"still running after the server was SIGKILLed: {alive}"
+    assert wait_until(lambda: _port_is_free("127.0.0.1", port), timeout=5.0)

@@ -125,6 +125,7 @@ def _run_workers(settings: Settings, sock: socket.socket) -> None:
         SIGHTLOG_DATABASE_URL=settings.resolved_database_url(),
         SIGHTLOG_HOST=settings.host,
         SIGHTLOG_PORT=str(settings.port),
+        SIGHTLOG_SUPERVISOR_PID=str(os.getpid()),
     )
     app = "sightlog.server.app:app_from_environment"
     config = uvicorn.Config(app, factory=True, workers=settings.workers, **_uvicorn_options())

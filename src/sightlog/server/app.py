@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -56,4 +60,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """The app of one worker process of ``sightlog serve --workers N``, configured by SIGHTLOG_* variables."""
+    _exit_with_parent()
     return create_app(Settings())
+
+
+def _exit_with_parent() -> None:
+    """Ask Linux to SIGTERM this worker when the supervising ``serve`` process dies, even by SIGKILL, so a
+    killed server never leaves workers holding its port and data."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    # The supervisor may have died while this worker was still starting, before the request above.
+    supervisor = os.environ.get("SIGHTLOG_SUPERVISOR_PID")
+    if supervisor and os.getppid() != int(supervisor):
+        raise SystemExit("the sightlog serve process that started this worker is gone")

@@ -9,16 +9,19 @@ the commit that made the write durable.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 
 from sightlog.errors import Unavailable
@@ -122,11 +125,40 @@ def _lock(conn: Connection, keys: list[int]) -> None:
         conn.exec_driver_sql("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (keys,))
 
 
+class ProcessLock:
+    """An exclusive lock shared by the processes writing one SQLite file (``serve --workers N``).
+
+    SQLite's own busy handler waits for the write lock by sleeping and polling, up to 100 ms a time, so a
+    writer can starve behind the others for seconds; a kernel file lock wakes the next writer at once.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for in-memory databases and other backends)."""
+    database = make_url(url).database if is_sqlite(url) else None
+    return Path(database) if database and database != ":memory:" else None
+
+
 class GroupCommitWriter:
     """Serialises writes on one connection and commits them in groups."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, process_lock: ProcessLock | None = None) -> None:
         self._engine = engine
+        self._process_lock = process_lock
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="sightlog-writer", daemon=True)
         self._thread.start()
@@ -144,6 +176,11 @@ class GroupCommitWriter:
         """Finish every queued write, then stop."""
         self._queue.put(None)
         self._thread.join()
+        if self._process_lock is not None:
+            self._process_lock.close()
+
+    def _held(self) -> AbstractContextManager[None]:
+        return self._process_lock.held() if self._process_lock is not None else nullcontext()
 
     def _loop(self) -> None:
         stopping = False
@@ -166,7 +203,7 @@ class GroupCommitWriter:
     def _commit_group(self, group: list[_Write]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
-            with self._engine.connect() as conn, conn.begin():
+            with self._held(), self._engine.connect() as conn, conn.begin():
                 _lock(conn, sorted({key for write in group for key in write.lock_keys}))
                 for fn, future, _keys in group:
                     savepoint = conn.begin_nested()

@@ -18,9 +18,11 @@ from sightlog.store.sql import query as query_sql
 from sightlog.store.sql import use_cases as use_case_sql
 from sightlog.store.sql.engine import (
     GroupCommitWriter,
+    ProcessLock,
     is_sqlite,
     lock_key,
     make_engine,
+    sqlite_path,
     translate_errors,
 )
 from sightlog.store.sql.partitions import MonthlyPartitions
@@ -101,7 +103,9 @@ class SqlStore:
 
     def start_writer(self) -> None:
         if self._writer is None:
-            self._writer = GroupCommitWriter(self._write_engine)
+            database = sqlite_path(self.url)
+            lock = ProcessLock(database.with_name(database.name + ".writer-lock")) if database else None
+            self._writer = GroupCommitWriter(self._write_engine, lock)
 
     def close(self) -> None:
         if self._writer is not None:
