@@ -197,6 +197,8 @@ def _refresh_feedback(
     ``written`` events (id → (pk, ts)) pick up feedback that arrived before them; ``targets`` are events
     whose feedback may have changed because a feedback event was written, replaced or deleted.
     """
+    if not targets and not _has_feedback(conn, workspace_pk):
+        return  # the common case: nothing was ever reviewed, so no written event can have feedback
     wanted = sorted(set(written) | set(targets))
     in_list, values = _in_list(conn, wanted)
     latest: dict[str, tuple[int, int, str, str]] = {}
@@ -223,6 +225,23 @@ def _refresh_feedback(
             if e in located  # feedback about an event that does not exist (yet) waits for it
         ],
     )
+
+
+def _has_feedback(conn: Connection, workspace_pk: int) -> bool:
+    """Whether the workspace holds any operator_feedback event, read from the maintained counters.
+
+    Safe against a feedback event being written concurrently: both writers hold the advisory lock of the
+    reviewed event's id, so one of them sees the other's commit and makes the link.
+    """
+    row = conn.exec_driver_sql(
+        _sql(
+            conn,
+            "SELECT 1 FROM use_case_stats s JOIN use_cases u ON u.pk = s.use_case_pk "
+            "WHERE u.workspace_pk = ? AND s.event_type = 'operator_feedback' AND s.event_count > 0 LIMIT 1",
+        ),
+        (workspace_pk,),
+    )
+    return row.first() is not None
 
 
 def _locate(conn: Connection, workspace_pk: int, ids: Sequence[str]) -> dict[str, tuple[int, int]]:
