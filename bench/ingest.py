@@ -464,6 +464,8 @@ def warm_up_and_size(
     )
     if warm.requests_ok == 0:
         raise RuntimeError(f"{name} warm-up: no request succeeded; first error: {warm.first_error}")
+    if ANALYZE_AFTER_WARMUP and server.database_url and server.database_url.startswith("postgresql"):
+        analyze(server.database_url)
     rate = warm.requests_ok / warm.seconds
     n = int(rate * seconds * 2) + 4 * clients
     t0 = time.perf_counter()
@@ -476,6 +478,22 @@ def warm_up_and_size(
         file=sys.stderr,
     )
     return bodies
+
+
+# --analyze: a long-running PostgreSQL has statistics from autovacuum; a store seconds old has none yet.
+ANALYZE_AFTER_WARMUP = False
+
+
+def analyze(database_url: str) -> None:
+    """ANALYZE the store (what autovacuum does within its first minute), so the timed phase measures the
+    steady state rather than plans made without statistics."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+    print("  ANALYZE after warm-up (--analyze)", file=sys.stderr)
 
 
 # -- raw SQLite baseline -------------------------------------------------------------------------------
@@ -985,6 +1003,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--api-key", help="an existing write key (needed when --database-url already has a workspace)"
     )
     p.add_argument("--workers", type=int, default=1, help="server processes (sightlog serve --workers)")
+    p.add_argument(
+        "--analyze",
+        action="store_true",
+        help="PostgreSQL: ANALYZE after each warm-up, to measure the steady state of a store with statistics",
+    )
     p.add_argument("--no-raw", action="store_true", help="skip the raw sqlite3 baseline")
     p.add_argument("--warmup", type=float, default=2.0, help="untimed warm-up seconds per mode (default 2)")
     p.add_argument("--keep", action="store_true", help="keep the temporary data dir (server log, databases)")
@@ -1026,7 +1049,9 @@ def profile_path(base: Path, phase: str, several: bool) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global ANALYZE_AFTER_WARMUP
     args = parse_args(argv)
+    ANALYZE_AFTER_WARMUP = args.analyze
     if args.summarise:
         print("\n\n".join(summarise_profile(path) for path in args.summarise))
         return 0

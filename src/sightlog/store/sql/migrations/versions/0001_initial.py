@@ -99,6 +99,12 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     if postgres:
+        # Ingest looks every incoming id up here. Until the table has statistics, PostgreSQL plans that
+        # lookup as a scan; analysing it early and often keeps it an index probe while the table is young.
+        op.execute(
+            "ALTER TABLE event_keys SET (autovacuum_analyze_threshold = 1000, "
+            "autovacuum_analyze_scale_factor = 0.02, autovacuum_vacuum_insert_threshold = 1000)"
+        )
         _create_partitioned_events()
     else:
         _create_sqlite_events()
