@@ -21,8 +21,6 @@ expected to read to pick the S3 blob store).
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import logging
 import os
 import subprocess
@@ -36,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from tests.support.processes import LIVE
 from tests.support.server import free_port
 
 __all__ = ["S3_REGION", "S3Server", "S3ServerError"]
@@ -46,19 +45,6 @@ SECRET_KEY = "testing"
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 _PORT_RETRIES = 3
-
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:  # pragma: no cover - only runs on abnormal test exits
-    for proc in list(_LIVE):
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-    _LIVE.clear()
 
 
 class S3ServerError(RuntimeError):
@@ -106,7 +92,7 @@ class S3Server:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait(timeout=STOP_TIMEOUT)
-            _LIVE.discard(proc)
+            LIVE.discard(proc)
         if self._log_path is not None:
             self._log_path.unlink(missing_ok=True)
             self._log_path = None
@@ -226,7 +212,7 @@ class S3Server:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # a Ctrl-C in the terminal goes to pytest, which stops it
                 )
-            _LIVE.add(proc)
+            LIVE.add(proc)
             if self._wait_ready(proc, port):
                 self._proc = proc
                 self.port = port
@@ -234,7 +220,7 @@ class S3Server:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=STOP_TIMEOUT)
-            _LIVE.discard(proc)
+            LIVE.discard(proc)
             last_error = self._log_path.read_text(errors="replace")[-4000:]
         self._log_path.unlink(missing_ok=True)
         self._log_path = None

@@ -12,7 +12,6 @@ directory, so they survive restarts and a failing start shows them in the raised
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -29,26 +28,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from tests.support.processes import LIVE
+
 __all__ = ["ServerError", "ServerProcess", "free_port"]
 
 DEFAULT_STARTUP_TIMEOUT = 30.0
 DEFAULT_STOP_TIMEOUT = 15.0
 _LOG_TAIL_CHARS = 8000
 _PORT_RETRIES = 3
-
-# Processes still running when the interpreter exits (a test crashed before its teardown) are killed.
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-@atexit.register
-def _kill_leftovers() -> None:  # pragma: no cover - only runs on abnormal test exits
-    for proc in list(_LIVE):
-        if proc.poll() is None:
-            with contextlib.suppress(OSError):
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-    _LIVE.clear()
 
 
 class ServerError(RuntimeError):
@@ -204,7 +191,7 @@ class ServerProcess:
                 # Keeps a stray ``.env`` in the caller's working directory from configuring the server.
                 cwd=self.data_dir,
             )
-        _LIVE.add(self._proc)
+        LIVE.add(self._proc)
 
     def health(self, timeout: float = 2.0) -> dict[str, Any]:
         """``GET /health``; returns the parsed body or raises (``urllib.error.URLError`` / ``HTTPError``)."""
@@ -289,7 +276,7 @@ class ServerProcess:
 
     def _forget(self) -> None:
         if self._proc is not None:
-            _LIVE.discard(self._proc)
+            LIVE.discard(self._proc)
 
     # -- logs -------------------------------------------------------------------------------------------
 
