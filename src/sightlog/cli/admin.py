@@ -10,9 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sightlog.cli.console import err, out
+from sightlog.cli.console import err, out, reported_errors
 from sightlog.cli.options import DatabaseUrl, DataDir, settings_from
-from sightlog.errors import SightlogError
 from sightlog.models.records import SCOPES
 from sightlog.services import Services
 from sightlog.services.auth import DEFAULT_WORKSPACE
@@ -24,14 +23,12 @@ keys_app = typer.Typer(help="Create, list and revoke API keys of a local store."
 
 @contextmanager
 def opened(data_dir: Path | None, database_url: str | None) -> Iterator[Services]:
-    services = Services.open(settings_from(data_dir, database_url))
-    try:
-        yield services
-    except SightlogError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        services.close()
+    with reported_errors():
+        services = Services.open(settings_from(data_dir, database_url))
+        try:
+            yield services
+        finally:
+            services.close()
 
 
 @workspaces_app.command("create")

@@ -7,9 +7,8 @@ from contextlib import contextmanager
 
 import typer
 
-from sightlog.cli.console import err
+from sightlog.cli.console import err, reported_errors
 from sightlog.cli.options import DatabaseUrl, DataDir, settings_from
-from sightlog.errors import SightlogError
 from sightlog.store.sql import SqlStore
 
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
@@ -21,13 +20,11 @@ def _store(data_dir: DataDir, database_url: DatabaseUrl) -> Iterator[SqlStore]:
     settings = settings_from(data_dir, database_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore(settings.resolved_database_url())
-    try:
-        yield store
-    except SightlogError as exc:
-        err.print(f"[red]error:[/red] {exc.message}")
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
+    with reported_errors():
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @db_app.command("upgrade")
