@@ -91,7 +91,7 @@ WRITE_IDS = [
 ]
 READ_IDS = ["query", "count", "aggregate", "uc-list", "schema", "event", "image", "thumbnail", "annotated"]
 # Endpoints of later issues: listed here so their auth is tested the day they land.
-PENDING = {"bundle": "bundle endpoint: issue 7", "aggregate": "aggregate endpoint: issue 4"}
+PENDING = {"bundle": "bundle endpoint: issue 7"}
 
 
 def indexed(ids: list[str]) -> list[Any]:

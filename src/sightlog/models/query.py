@@ -135,6 +135,32 @@ class EventFilters(BaseModel):
     hasWarnings: StrictBool | None = None
 
 
+GROUP_FIELDS = ("eventType", "deviceId", "streamId", "workflowId", "class", "feedback")
+GROUP_PREFIXES = ("customMetadata.", "eventData.")
+Interval = Literal["minute", "hour", "day", "week"]
+
+
+class EventAggregate(EventFilters):
+    """``POST /vision-events/aggregate``: counts per time bucket and up to two group keys."""
+
+    groupBy: Annotated[list[StrictStr], Field(max_length=2)] = []
+    interval: Interval | None = None
+    timezone: StrictStr = "UTC"
+
+    @model_validator(mode="after")
+    def _known_groups(self) -> EventAggregate:
+        for key in self.groupBy:
+            prefixed = key.startswith(GROUP_PREFIXES) and len(key.split(".", 1)[1]) in range(1, 101)
+            if key not in GROUP_FIELDS and not prefixed:
+                raise ValueError(
+                    f"cannot group by '{key}': use {', '.join(GROUP_FIELDS)}, customMetadata.<field> or "
+                    "eventData.<field>"
+                )
+        if len(set(self.groupBy)) != len(self.groupBy):
+            raise ValueError("groupBy names the same key twice")
+        return self
+
+
 class EventQuery(EventFilters):
     sort: Literal["desc", "asc"] = "desc"
     limit: Annotated[StrictInt, Field(ge=1)] = 50

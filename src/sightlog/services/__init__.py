@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sightlog.config import Settings
 from sightlog.errors import BadRequest
+from sightlog.services.aggregates import AggregateService
 from sightlog.services.auth import AuthService
 from sightlog.services.events import EventService
 from sightlog.services.images import ImageLimits, ImageService
@@ -44,6 +45,7 @@ class Services:
     events: EventService
     use_cases: UseCaseService
     images: ImageService
+    aggregates: AggregateService
 
     @classmethod
     def open(cls, settings: Settings) -> Services:
@@ -58,15 +60,17 @@ class Services:
             store.close()
             raise
         limits = ImageLimits(settings.max_image_bytes, settings.max_image_pixels, settings.thumbnail_side)
+        events = EventService(store, settings.max_query_limit)
         return cls(
             settings=settings,
             store=store,
             blobs=blobs,
             auth=AuthService(store),
             ingest=IngestService(store, settings.max_batch_events),
-            events=EventService(store, settings.max_query_limit),
+            events=events,
             use_cases=UseCaseService(store),
             images=ImageService(store, blobs, limits),
+            aggregates=AggregateService(events),
         )
 
     def check(self) -> None:

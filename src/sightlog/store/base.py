@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import ApiKey, EventRow, ImageRecord, StoredEvent, UseCase, Workspace
@@ -55,6 +55,9 @@ class EventStore(Protocol):
         self, plan: QueryPlan, *, descending: bool, limit: int, after: tuple[int, str] | None
     ) -> list[StoredEvent]: ...
     def count(self, plan: QueryPlan) -> int: ...
+    def aggregate(
+        self, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+    ) -> list[tuple[int | None, tuple[Any, ...], int]]: ...
 
 
 class BlobStore(Protocol):

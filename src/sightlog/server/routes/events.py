@@ -36,6 +36,11 @@ async def count_events(workspace: ReadWorkspace, services: AppServices, body: Js
     return JSONResponse({"count": await run_in_threadpool(services.events.count, workspace, body)})
 
 
+@router.post("/aggregate", summary="Counts per time bucket (in a time zone) and up to two group keys")
+async def aggregate_events(workspace: ReadWorkspace, services: AppServices, body: JsonBody) -> Response:
+    return JSONResponse(await run_in_threadpool(services.aggregates.aggregate, workspace, body))
+
+
 @router.get("/events/{event_id}", summary="One event, as in query results")
 async def get_event(event_id: str, workspace: ReadWorkspace, services: AppServices) -> Response:
     return JSONResponse(await run_in_threadpool(services.events.get, workspace, event_id))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, text
 
 from sightlog.errors import Conflict, NotFound, Unavailable
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import ApiKey, EventRow, ImageRecord, StoredEvent, UseCase, Workspace
+from sightlog.store.sql import aggregate as aggregate_sql
 from sightlog.store.sql import events as event_sql
 from sightlog.store.sql import images as image_sql
 from sightlog.store.sql import migrate, tenancy
@@ -276,6 +277,11 @@ class SqlStore:
         return self._read(
             lambda conn: query_sql.run_page(conn, plan, descending=descending, limit=limit, after=after)
         )
+
+    def aggregate(
+        self, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+    ) -> list[tuple[int | None, tuple[Any, ...], int]]:
+        return self._read(lambda conn: aggregate_sql.aggregate(conn, plan, group_by, bucket_us))
 
     def count(self, plan: QueryPlan) -> int:
         return self._read(lambda conn: query_sql.count(conn, plan))
