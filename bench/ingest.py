@@ -498,48 +498,6 @@ def analyze(database_url: str) -> None:
 
 # -- raw SQLite baseline -------------------------------------------------------------------------------
 
-# Fallback copy of Sightlog's tables as src/sightlog/store/sql/schema.py creates them on SQLite (used only
-# when that module cannot be imported; normally the DDL is compiled from it, see raw_schema()).
-RAW_DDL = """
-CREATE TABLE events (
-    pk INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
-    workspace_pk INTEGER NOT NULL,
-    event_id VARCHAR(256) NOT NULL,
-    use_case_pk INTEGER NOT NULL,
-    event_type VARCHAR(32) NOT NULL,
-    ts BIGINT NOT NULL,
-    device_id VARCHAR(256),
-    stream_id VARCHAR(256),
-    workflow_id VARCHAR(256),
-    external_id VARCHAR(1000),
-    related_event_id VARCHAR(256),
-    feedback_value VARCHAR(16),
-    feedback_status VARCHAR(16),
-    feedback_event_id VARCHAR(256),
-    has_warnings BOOLEAN NOT NULL,
-    received_at BIGINT NOT NULL,
-    body TEXT NOT NULL,
-    UNIQUE (workspace_pk, event_id)
-);
-CREATE INDEX ix_events_type ON events (use_case_pk, event_type, ts);
-CREATE INDEX ix_events_page ON events (use_case_pk, ts, event_id);
-CREATE INDEX ix_events_related ON events (workspace_pk, related_event_id) WHERE related_event_id IS NOT NULL;
-CREATE TABLE event_attrs (
-    event_pk INTEGER NOT NULL,
-    ns VARCHAR(1) NOT NULL,
-    "key" VARCHAR(100) NOT NULL,
-    value_type VARCHAR(1) NOT NULL,
-    str_value VARCHAR(10000),
-    num_value FLOAT,
-    PRIMARY KEY (event_pk, ns, "key")
-) WITHOUT ROWID;
-CREATE TABLE detections (
-    event_pk INTEGER NOT NULL,
-    class_name VARCHAR(256) NOT NULL,
-    confidence FLOAT NOT NULL
-);
-CREATE INDEX ix_detections_event ON detections (event_pk, class_name, confidence);
-"""
 # The columns the raw baseline fills (the rest are NULL, as for Sightlog's non-feedback events).
 RAW_EVENT_COLUMNS = (
     "pk", "workspace_pk", "event_id", "use_case_pk", "event_type", "ts", "device_id", "has_warnings",
@@ -564,13 +522,11 @@ def raw_schema() -> tuple[str, str, tuple[str, ...]]:
     has it. Foreign keys to workspaces/use_cases stay in the DDL; SQLite does not enforce them unless asked
     (Sightlog does not ask), so they cost nothing.
     """
-    try:
-        from sqlalchemy.dialects import sqlite as sqlite_dialect
-        from sqlalchemy.schema import CreateIndex, CreateTable
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+    from sqlalchemy.schema import CreateIndex, CreateTable
 
-        from sightlog.store.sql import schema
-    except ImportError:
-        return RAW_DDL, "the copy in bench/ingest.py", RAW_TABLES[:3]
+    from sightlog.store.sql import schema
+
     dialect = sqlite_dialect.dialect()
     statements = []
     tables = tuple(name for name in RAW_TABLES if name in schema.metadata.tables)
