@@ -57,6 +57,8 @@ def make_engine(url: str, *, for_writes: bool) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
+        # SQLite's lower() folds ASCII only; `contains` filters are case-insensitive for every script.
+        dbapi_conn.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -90,6 +92,10 @@ def _postgres_engine(url: str) -> Engine:
         dbapi_conn.commit()
 
     return engine
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def unavailable(exc: DBAPIError) -> Unavailable:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import operator
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
     Select,
+    String,
     and_,
     case,
     exists,
@@ -20,6 +22,8 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import GenericFunction
 
 from sightlog.models.query import DetectionFilter, QueryPlan, SourceFilter, ValueFilter
 from sightlog.models.records import StoredEvent
@@ -47,8 +51,25 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+class unicode_lower(GenericFunction[str]):
+    """lower() that folds every script: PostgreSQL's own, a Python function registered on SQLite."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: Any, **kw: Any) -> str:
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
+
+
 def _contains(column: ColumnElement, text: str) -> ColumnElement[bool]:
-    return func.lower(column).like(_like_pattern(text), escape="\\")
+    return unicode_lower(column).like(_like_pattern(text), escape="\\")
 
 
 def _source_condition(column: ColumnElement, flt: SourceFilter) -> ColumnElement[bool]:
