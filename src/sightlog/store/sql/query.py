@@ -19,6 +19,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -150,8 +151,8 @@ def _attr_condition(ns: str, flt: ValueFilter) -> ColumnElement[bool]:
 
 
 def _detection_condition(flt: DetectionFilter) -> ColumnElement[bool]:
-    if flt.minConfidence > flt.maxConfidence:
-        return false()
+    if flt.minConfidence > flt.maxConfidence:  # an empty range counts nothing: only "at most N" can hold
+        return true() if flt.min_count == 0 else false()
     count = (
         select(func.count())
         .where(

@@ -1,4 +1,4 @@
-"""`contains` is case-insensitive for every script, on every backend."""
+"""Query edge cases found by property testing: Unicode case folding, empty confidence ranges."""
 
 from tests.conftest import make_event
 
@@ -22,3 +22,15 @@ def test_contains_folds_non_ascii_case(api):
         },
     )
     assert [e["eventId"] for e in by_metadata.json()["events"]] == ["e1"]
+
+
+def test_an_empty_confidence_range_with_max_count_zero_matches_every_event(api):
+    uc = api.use_case("Empty range")
+    assert api.post("/vision-events", make_event("plain", uc)).status_code == 201
+    body = {
+        "useCaseId": uc,
+        "detectionFilters": [{"class": "cat", "minConfidence": 0.75, "maxConfidence": 0.25}],
+    }
+    assert api.post("/vision-events/query", body).json()["events"] == []
+    body["detectionFilters"][0]["maxCount"] = 0
+    assert [e["eventId"] for e in api.post("/vision-events/query", body).json()["events"]] == ["plain"]
