@@ -1,0 +1,892 @@
+"""Property tests: random events, upserts, deletes and feedback through the HTTP API, then random queries,
+compared with the plain-Python reference of SPEC §3.6 (``tests/store/reference.py``), on every backend.
+
+Each example runs in a workspace of its own (new use cases ``u0`` and ``u1``), so examples never see each
+other's events and event ids need no prefix. Derandomized: CI runs the same examples every time; set
+``SIGHTLOG_PROPERTY_EXAMPLES`` to run more locally.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import os
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import quote
+
+from hypothesis import HealthCheck, Phase, event, given, note
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from tests.conftest import SCOPE_ADMIN, Api
+from tests.store.reference import Reference, RefEvent, parse_instant, value_type
+
+EXAMPLES = int(os.environ.get("SIGHTLOG_PROPERTY_EXAMPLES", "60"))
+PAGING_EXAMPLES = max(1, EXAMPLES // 2)
+SHRINK = bool(os.environ.get("SIGHTLOG_PROPERTY_SHRINK"))
+MAX_QUERIES = 20  # per example of the main test
+
+
+def _settings(examples: int) -> hypothesis_settings:
+    return hypothesis_settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        # Shrinking a failing example takes minutes here; a failure is minimized by the test itself instead
+        # (World.minimal_reproduction). SIGHTLOG_PROPERTY_SHRINK=1 lets Hypothesis shrink as well.
+        phases=tuple(Phase) if SHRINK else (Phase.explicit, Phase.reuse, Phase.generate),
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
+
+
+# -- vocabularies: tiny, so that values collide and filters match ------------------------------------------
+
+USE_CASES = ("u0", "u1")
+# Mixed case, punctuation and a non-ASCII id, so that byte-wise tie-breaking is exercised.
+IDS = ("a", "B", "A", "a-1", "a_1", "a.b", "b", "é", "Z", "a1", "ab")
+TYPES = ("quality_check", "inventory_count", "safety_alert", "custom", "operator_feedback")
+FEEDBACK = ("correct", "incorrect", "inconclusive")
+CLASSES = ("cat", "Cat", "dog")
+DEVICES = ("cam-1", "Cam-1", "cam_1", "É-cam")
+STREAMS = ("s1", "S1", "s%2")
+WORKFLOWS = ("wf-a", "WF-a", "wf_b")
+EXTERNALS = ("EXT-1", "ext-1", "x_%", "É", "")
+METADATA_KEYS = ("k", "K", "line", "n 1")
+FIELD_KEYS = (
+    "result",
+    "confidence",
+    "itemCount",
+    "location",
+    "alertType",
+    "severity",
+    "externalId",
+    "value",
+    "extra",
+    "k",
+    "relatedEventId",
+    "feedback",
+    "comment",
+)
+REAL_IMAGE = "IMG"  # replaced by the sourceId of a real upload of the example's workspace
+MISSING_IMAGE = "missing-image"  # never uploaded: a warning
+
+# A narrow window across a month boundary (PostgreSQL partitions events by month), with collisions.
+BASE = datetime(2026, 10, 31, 23, 59, 58, tzinfo=UTC)
+BASE_US = parse_instant(BASE.isoformat())[0]
+OFFSETS_US = (0, 1, 500_000, 999_999, 1_000_000, 2_000_000, 2_000_001, 3_250_000)
+QUERY_OFFSETS_US = (-1, *OFFSETS_US, 1_500_000, 10_000_000)
+ZONES = ("Z", "Z", "+00:00", "+05:30", "-08:00", "+14:00", "-00:30", None)  # None: no offset → a warning
+
+
+def format_time(offset_us: int, zone: str | None) -> str:
+    instant = BASE + timedelta(microseconds=offset_us)
+    if zone is None:
+        return instant.replace(tzinfo=None).isoformat()
+    if zone == "Z":
+        return instant.isoformat().replace("+00:00", "Z")
+    sign = -1 if zone[0] == "-" else 1
+    hours, minutes = int(zone[1:3]), int(zone[4:6])
+    return instant.astimezone(timezone(sign * timedelta(hours=hours, minutes=minutes))).isoformat()
+
+
+TIMESTAMPS = st.builds(format_time, st.sampled_from(OFFSETS_US), st.sampled_from(ZONES))
+
+
+_FIFTHS = st.integers(0, 4)
+_QUARTERS = st.integers(0, 3)
+_THIRDS = st.integers(0, 2)
+
+
+@st.composite
+def _mostly(draw: st.DrawFn, common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> Any:
+    """``common`` four times in five: a small vocabulary makes values collide and filters match."""
+    return draw(rare) if draw(_FIFTHS) == 4 else draw(common)  # the simplest choice (0) is common
+
+
+# Mixed case, a non-ASCII letter in both cases, and LIKE's wildcards.
+TEXT = _mostly(
+    st.sampled_from(["", "a", "A", "aB", "é", "É", "éA", "Éa", "aÉb", "%", "_", "a_É", "É%", "Zz", " "]),
+    st.text(alphabet="aAbé É_%", max_size=3),
+)
+NUMBERS = _mostly(
+    st.sampled_from([7, 7.0, -7, 0, -0.0, 0.5, -1.5, 1, 2, 3, 10, 12]),
+    st.one_of(st.integers(-20, 20), st.floats(-20, 20, allow_nan=False)),
+)
+SCALARS = st.one_of(TEXT, NUMBERS, st.booleans())
+# Unknown eventData keys of the first three types may hold anything JSON (they are kept, with a warning).
+ANY_JSON = st.one_of(
+    SCALARS,
+    st.none(),
+    st.lists(SCALARS, max_size=2),
+    st.dictionaries(st.sampled_from(["a"]), SCALARS, max_size=1),
+)
+CONFIDENCES = _mostly(st.sampled_from([0, 0.25, 0.5, 0.75, 1]), st.floats(0, 1))
+EXTERNAL = st.sampled_from(EXTERNALS)
+
+EVENT_DATA = {
+    "quality_check": st.fixed_dictionaries(
+        {"result": st.sampled_from(["pass", "fail"])},
+        optional={"confidence": CONFIDENCES, "externalId": EXTERNAL, "extra": ANY_JSON, "k": ANY_JSON},
+    ),
+    "inventory_count": st.fixed_dictionaries(
+        {"itemCount": st.integers(0, 12)},
+        optional={
+            "location": TEXT,
+            "itemType": TEXT,
+            "externalId": EXTERNAL,
+            "extra": ANY_JSON,
+            "k": ANY_JSON,
+        },
+    ),
+    "safety_alert": st.fixed_dictionaries(
+        {"alertType": st.sampled_from(["no_helmet", "No-Helmet", "fire"])},
+        optional={
+            "severity": st.sampled_from(["low", "medium", "high"]),
+            "description": TEXT,
+            "externalId": EXTERNAL,
+            "extra": ANY_JSON,
+        },
+    ),
+    # Open-ended: any other flat key with a scalar value (null included); no warnings.
+    "custom": st.fixed_dictionaries(
+        {},
+        optional={
+            "value": TEXT,
+            "externalId": EXTERNAL,
+            "extra": st.one_of(SCALARS, st.none()),
+            "k": st.one_of(SCALARS, st.none()),
+            "itemCount": SCALARS,
+            "result": SCALARS,
+        },
+    ),
+    "operator_feedback": st.fixed_dictionaries(
+        {"relatedEventId": st.sampled_from((*IDS[:4], "ghost")), "feedback": st.sampled_from(FEEDBACK)},
+        optional={"comment": TEXT},
+    ),
+}
+
+_BOX = {"x": st.just(5), "y": st.just(5), "width": st.just(2), "height": st.just(2)}
+_PREDICTION = {"class": st.sampled_from(CLASSES), "confidence": CONFIDENCES}
+# Geometry is not what queries look at: fixed shapes keep examples cheap to generate and to shrink.
+_POLYGONS = st.sampled_from([[[6, 17], [14, 17], [14, 23]], [[0, 0], [4, 0], [4, 3], [0, 3]]])
+_KEYPOINTS = st.sampled_from([[], [{"id": 0, "x": 48, "y": 30, "confidence": 0.7}]])
+PREDICTIONS = {
+    "objectDetections": st.fixed_dictionaries({**_PREDICTION, **_BOX}, optional={"trackerId": st.just(3)}),
+    "classifications": st.fixed_dictionaries(_PREDICTION),
+    "instanceSegmentations": st.fixed_dictionaries({**_PREDICTION, **_BOX, "points": _POLYGONS}),
+    "keypoints": st.fixed_dictionaries({**_PREDICTION, **_BOX, "keypoints": _KEYPOINTS}),
+}
+IMAGE_IDS = st.sampled_from([REAL_IMAGE, MISSING_IMAGE])
+IMAGES = st.fixed_dictionaries(
+    {},
+    optional={
+        "sourceId": IMAGE_IDS,
+        "inputSourceId": IMAGE_IDS,
+        "label": st.just("cam view"),
+        **{kind: st.lists(strategy, max_size=3) for kind, strategy in PREDICTIONS.items()},
+    },
+)
+
+
+_EIGHTHS = st.integers(0, 7)
+_USE_CASE = st.sampled_from(("u0", "u0", "u0", "u0", "u1"))
+_SOURCES = tuple(
+    (name, st.sampled_from(pool))
+    for name, pool in (("deviceId", DEVICES), ("streamId", STREAMS), ("workflowId", WORKFLOWS))
+)
+_METADATA = st.dictionaries(st.sampled_from(METADATA_KEYS), SCALARS, min_size=1, max_size=3)
+_IMAGE_LISTS = st.lists(IMAGES, min_size=1, max_size=2)
+
+
+def _often(draw: st.DrawFn) -> bool:
+    """True two times in three."""
+    return draw(_THIRDS) > 0
+
+
+@st.composite
+def _events(draw: st.DrawFn, ids: st.SearchStrategy[str], types: st.SearchStrategy[str]) -> dict[str, Any]:
+    event_type = draw(types)
+    body: dict[str, Any] = {
+        "eventId": draw(ids),
+        "eventType": event_type,
+        "useCaseId": draw(_USE_CASE),
+        "timestamp": draw(TIMESTAMPS),
+    }
+    data = draw(EVENT_DATA[event_type])
+    if data or event_type != "custom" or draw(st.booleans()):
+        body["eventData"] = data
+    for name, pool in _SOURCES:
+        if _often(draw):
+            body[name] = draw(pool)
+    if _often(draw):
+        body["customMetadata"] = draw(_METADATA)
+    if _often(draw):
+        body["images"] = draw(_IMAGE_LISTS)
+    if draw(_EIGHTHS) == 0:
+        body["cameraNote"] = "not an event field"  # unknown top-level field: ignored, with a warning
+    return body
+
+
+def events(ids: tuple[str, ...] = IDS, types: tuple[str, ...] = TYPES) -> st.SearchStrategy[dict[str, Any]]:
+    """Valid events of every type: ids from ``ids``, a narrow time window, tiny vocabularies."""
+    return _events(st.sampled_from(ids), st.sampled_from(types))
+
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("create"), events()),
+    st.tuples(st.just("create"), events()),
+    st.tuples(st.just("batch"), st.lists(events(), min_size=1, max_size=6)),
+    st.tuples(st.just("delete"), st.sampled_from(IDS)),
+    st.tuples(st.just("feedback"), st.sampled_from(IDS[:4]), st.sampled_from(FEEDBACK)),
+)
+
+# -- queries -----------------------------------------------------------------------------------------------
+
+
+class Pools:
+    """Where filter values come from: mostly what the stored events actually hold (and variants: the other
+    case, substrings, neighbouring numbers and instants), sometimes the fixed vocabularies, so that drawn
+    filters often split the stored events instead of matching all or none of them."""
+
+    def __init__(self, stored: list[RefEvent]) -> None:
+        self.seen_keys: dict[str, list[str]] = {"m": [], "d": []}
+        self.values: dict[tuple[str, str, str], list[Any]] = {}  # (namespace, key, type) -> values
+        self.sources: dict[str, list[str]] = {name: [] for name in SOURCE_VOCABULARY}
+        self.offsets = list(QUERY_OFFSETS_US)
+        self.confidences: list[Any] = [0, 0.25, 0.5, 0.75, 1]
+        self._cache: dict[tuple[str, ...], st.SearchStrategy[Any]] = {}
+        for ev in stored:
+            if abs(ev.ts - BASE_US) < 3_600_000_000:  # not server-stamped feedback: not reproducible
+                _add(self.offsets, ev.ts - BASE_US)
+            for namespace, fields in (("m", ev.body.get("customMetadata") or {}), ("d", ev.data)):
+                for key, value in fields.items():
+                    _add(self.seen_keys[namespace], key)
+                    kind = value_type(value)
+                    if kind is not None:
+                        _add(self.values.setdefault((namespace, key, kind), []), value)
+            external = ev.data.get("externalId")
+            for name, value in (
+                ("deviceId", ev.body.get("deviceId")),
+                ("streamId", ev.body.get("streamId")),
+                ("workflowId", ev.body.get("workflowId")),
+                ("externalId", external if isinstance(external, str) else None),
+            ):
+                if value is not None:
+                    _add(self.sources[name], value)
+            for image in ev.body.get("images") or ():
+                for kind in PREDICTIONS:
+                    for prediction in image.get(kind) or ():
+                        _add(self.confidences, prediction["confidence"])
+
+    @functools.cached_property
+    def atoms(self) -> st.SearchStrategy[dict[str, Any]]:
+        return filter_atoms(self)
+
+    def _cached(self, key: tuple[str, ...], build: Any) -> st.SearchStrategy[Any]:
+        if key not in self._cache:
+            self._cache[key] = build()
+        return self._cache[key]
+
+    def keys(self, namespace: str) -> st.SearchStrategy[str]:
+        vocabulary = st.sampled_from(METADATA_KEYS if namespace == "m" else FIELD_KEYS)
+        return _seen_mostly(self.seen_keys[namespace], vocabulary)
+
+    def kinds(self, namespace: str, key: str, allowed: tuple[str, ...]) -> st.SearchStrategy[str]:
+        """Mostly a type the field holds somewhere; sometimes any allowed one."""
+        seen = [k for k in allowed if (namespace, key, k) in self.values]
+        return _seen_mostly(seen, st.sampled_from(allowed))
+
+    def strings(self, namespace: str, key: str, operator: str) -> st.SearchStrategy[str]:
+        seen = self.values.get((namespace, key, "string"), [])
+        vocabulary = TEXT if namespace == "m" else FIELD_STRINGS
+        return self._cached((namespace, key, operator), lambda: _texts(seen, vocabulary, operator))
+
+    def numbers(self, namespace: str, key: str) -> st.SearchStrategy[Any]:
+        seen = self.values.get((namespace, key, "number"), [])
+        return self._cached((namespace, key, "number"), lambda: _numbers(seen))
+
+    def source_values(self, name: str, operator: str) -> st.SearchStrategy[str]:
+        vocabulary = st.sampled_from((*SOURCE_VOCABULARY[name], "zz"))
+        return self._cached((name, operator), lambda: _texts(self.sources[name], vocabulary, operator))
+
+
+def _add(pool: list[Any], value: Any) -> None:
+    """Append unless already there; 7 and 7.0, 0 and False are different values here."""
+    if not any(type(v) is type(value) and v == value for v in pool):
+        pool.append(value)
+
+
+def _seen_mostly(seen: list[Any], vocabulary: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return _mostly(st.sampled_from(seen), vocabulary) if seen else vocabulary
+
+
+def _variants(text: str) -> list[str]:
+    """The text, its other cases, and every substring in its own and the swapped case."""
+    out = [text, text.upper(), text.lower()]
+    for i in range(len(text)):
+        for j in range(i + 1, len(text) + 1):
+            out += [text[i:j], text[i:j].swapcase()]
+    return list(dict.fromkeys(out))
+
+
+def _texts(seen: list[str], vocabulary: st.SearchStrategy[str], operator: str) -> st.SearchStrategy[str]:
+    """Exact stored values for equality, variants for ``contains``, both for orderings."""
+    if not seen:
+        return vocabulary
+    variants = st.sampled_from(list(dict.fromkeys(v for text in seen for v in _variants(text))))
+    if operator in ("eq", "neq", "in", "nin"):
+        return _mostly(st.sampled_from(seen), st.one_of(variants, vocabulary))
+    if operator == "contains":
+        return _mostly(variants, vocabulary)
+    return st.one_of(st.sampled_from(seen), variants, vocabulary)
+
+
+def _numbers(seen: list[Any]) -> st.SearchStrategy[Any]:
+    if not seen:
+        return NUMBERS
+    near = st.builds(lambda v, d: v + d, st.sampled_from(seen), st.sampled_from([0.5, -0.5, 1, -1]))
+    exact = st.one_of(st.sampled_from(seen), st.sampled_from(seen).map(float))  # 7 and 7.0 alike
+    return _mostly(exact, st.one_of(near, NUMBERS))
+
+
+SOURCE_VOCABULARY = {
+    "deviceId": DEVICES,
+    "streamId": STREAMS,
+    "workflowId": WORKFLOWS,
+    "externalId": EXTERNALS,
+}
+FIELD_STRINGS = st.one_of(
+    TEXT, st.sampled_from(["pass", "PASS", "fail", "no_helmet", "fire", "high", "correct", "EXT-1", *IDS])
+)
+# contains and exists twice: case folding and presence are where backends differ most.
+VALUE_OPERATORS = (
+    "eq", "neq", "gt", "gte", "lt", "lte", "in", "nin",
+    "contains", "contains", "exists", "exists", "not_exists",
+)  # fmt: skip
+ALL_KINDS = ("string", "number", "boolean")
+LISTS = ("customMetadataFilters", "eventFieldFilters", "detectionFilters")
+
+
+@st.composite
+def source_filters(draw: st.DrawFn, pools: Pools, name: str) -> dict[str, Any]:
+    operator = draw(st.sampled_from(["eq", "neq", "in", "nin", "contains", "contains"]))
+    values = pools.source_values(name, operator)
+    if operator in ("in", "nin"):
+        return {"operator": operator, "value": draw(st.lists(values, min_size=1, max_size=3))}
+    return {"operator": operator, "value": draw(values)}
+
+
+@st.composite
+def value_filters(draw: st.DrawFn, pools: Pools, namespace: str) -> dict[str, Any]:
+    field = draw(pools.keys(namespace))
+    operator = draw(st.sampled_from(VALUE_OPERATORS))
+    if operator in ("exists", "not_exists"):
+        flt: dict[str, Any] = {"field": field, "operator": operator}
+        if draw(st.booleans()):  # a type changes nothing here
+            flt["type"] = draw(st.sampled_from(ALL_KINDS))
+        return flt
+    if operator == "contains":
+        kind = "string"
+    elif operator in ("gt", "gte", "lt", "lte"):
+        kind = draw(pools.kinds(namespace, field, ("number", "string")))
+    else:
+        kind = draw(pools.kinds(namespace, field, ALL_KINDS))
+    one = {
+        "string": lambda: pools.strings(namespace, field, operator),
+        "number": lambda: pools.numbers(namespace, field),
+        "boolean": st.booleans,
+    }[kind]()
+    value = draw(st.lists(one, min_size=1, max_size=3)) if operator in ("in", "nin") else draw(one)
+    flt = {"field": field, "operator": operator, "value": value}
+    if draw(_QUARTERS) < 3:  # usually explicit; otherwise the value's own type
+        flt["type"] = kind
+    return flt
+
+
+def detection_filters(pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
+    confidences = st.sampled_from(pools.confidences)
+    return st.fixed_dictionaries(
+        {"class": st.sampled_from((*CLASSES, "bird"))},
+        optional={
+            "minConfidence": confidences,
+            "maxConfidence": confidences,
+            "minCount": st.sampled_from([0, 1, 1, 2, 3]),
+            "maxCount": st.sampled_from([0, 0, 1, 2]),
+        },
+    )
+
+
+@st.composite
+def _one_or_two(draw: st.DrawFn, strategy: st.SearchStrategy[Any]) -> list[Any]:
+    """Mostly one filter: two filters on one namespace rarely leave anything to see."""
+    first = draw(strategy)
+    return [first, draw(strategy)] if draw(_QUARTERS) == 3 else [first]
+
+
+def filter_atoms(pools: Pools) -> st.SearchStrategy[dict[str, Any]]:
+    times = st.builds(
+        lambda offset, nudge, zone: format_time(offset + nudge, zone),
+        st.sampled_from(pools.offsets),
+        st.sampled_from([0, 0, -1, 1]),
+        st.sampled_from(ZONES),
+    )
+    kinds: dict[str, tuple[int, st.SearchStrategy[dict[str, Any]]]] = {  # name: (weight, strategy)
+        "customMetadataFilters": (
+            4,
+            st.fixed_dictionaries({"customMetadataFilters": _one_or_two(value_filters(pools, "m"))}),
+        ),
+        "eventFieldFilters": (
+            4,
+            st.fixed_dictionaries({"eventFieldFilters": _one_or_two(value_filters(pools, "d"))}),
+        ),
+        "detectionFilters": (
+            3,
+            st.fixed_dictionaries({"detectionFilters": _one_or_two(detection_filters(pools))}),
+        ),
+        "startTime": (1, st.fixed_dictionaries({"startTime": times})),
+        "endTime": (1, st.fixed_dictionaries({"endTime": times})),
+        "timeRange": (1, st.fixed_dictionaries({"startTime": times, "endTime": times})),
+        "eventType": (1, st.fixed_dictionaries({"eventType": st.sampled_from(TYPES)})),
+        "eventTypes": (
+            1,
+            st.fixed_dictionaries(
+                {"eventTypes": st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True)}
+            ),
+        ),
+        **{
+            name: (1, st.fixed_dictionaries({name: source_filters(pools, name)}))
+            for name in SOURCE_VOCABULARY
+        },
+        "feedback": (
+            2,
+            st.fixed_dictionaries(
+                {
+                    "feedback": st.lists(
+                        st.sampled_from([*FEEDBACK, "none"]), min_size=1, max_size=3, unique=True
+                    )
+                }
+            ),
+        ),
+        "hasWarnings": (1, st.fixed_dictionaries({"hasWarnings": st.booleans()})),
+    }
+    weighted = [name for name, (weight, _) in kinds.items() for _ in range(weight)]
+    return st.sampled_from(weighted).flatmap(lambda name: kinds[name][1])
+
+
+class QuerySource:
+    """Pools per use case, and per anchor event: a query built mostly from one stored event's own values
+    usually matches that event and splits the others, so a server that misses a match shows."""
+
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        self._pools: dict[tuple[str, str | None], Pools] = {}
+
+    def stored(self, use_case: str) -> list[str]:
+        mine = [e for e in self.ref.events.values() if e.body["useCaseId"] == use_case]
+        return [e.event_id for e in sorted(mine, key=lambda e: e.received)]  # reproducible order
+
+    def pools(self, use_case: str, anchor: str | None) -> Pools:
+        if (use_case, anchor) not in self._pools:
+            chosen = [self.ref.events[i] for i in ([anchor] if anchor else self.stored(use_case))]
+            self._pools[(use_case, anchor)] = Pools(chosen)
+        return self._pools[(use_case, anchor)]
+
+
+@st.composite
+def queries(
+    draw: st.DrawFn, source: QuerySource, limits: tuple[int | None, ...] = (None, 1, 2, 3, 1000)
+) -> dict[str, Any]:
+    use_case = draw(st.sampled_from(("u0", "u0", "u0", "u1")))
+    if not source.stored(use_case):  # both use cases are queried unfiltered anyway
+        use_case = "u1" if use_case == "u0" else "u0"
+    query: dict[str, Any] = {"useCaseId": use_case}
+    stored = source.stored(use_case)
+    anchor = draw(st.sampled_from(stored)) if stored and draw(_THIRDS) < 2 else None
+    pools = source.pools(query["useCaseId"], anchor)
+    for atom in draw(_one_or_two(pools.atoms)):
+        for key, value in atom.items():
+            if key in LISTS:
+                query.setdefault(key, []).extend(value)
+            else:
+                query[key] = value
+    sort = draw(st.sampled_from([None, "asc", "desc"]))
+    if sort:
+        query["sort"] = sort
+    limit = draw(st.sampled_from(limits))
+    if limit:
+        query["limit"] = limit
+    return query
+
+
+# -- running against the server ----------------------------------------------------------------------------
+
+_workspaces = itertools.count()
+
+
+class World:
+    """One example's own workspace on the server, and the reference it must agree with."""
+
+    def __init__(self, api: Api) -> None:
+        self.root = api
+        auth = api.services.auth
+        workspace = auth.create_workspace(f"prop-{next(_workspaces)}-{uuid.uuid4().hex[:8]}")
+        self.api = Api(
+            client=api.client, services=api.services, key=auth.create_key(workspace, {SCOPE_ADMIN})
+        )
+        for name in USE_CASES:
+            assert self.api.use_case(name) == name
+        self.ref = Reference()
+        self.known_images: set[str] = set()
+        self._image: str | None = None
+
+    def localize(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A copy of ``event`` with the placeholder image id replaced by a real upload of this workspace."""
+        images = event.get("images")
+        if not images:
+            return event
+        if self._image is None and any(
+            REAL_IMAGE in (i.get("sourceId"), i.get("inputSourceId")) for i in images
+        ):
+            self._image = self.api.upload()
+            self.known_images.add(self._image)
+        return {
+            **event,
+            "images": [
+                {k: (self._image if v == REAL_IMAGE else v) for k, v in image.items()} for image in images
+            ],
+        }
+
+    def apply(self, operation: tuple[Any, ...]) -> None:
+        api, ref = self.api, self.ref
+        match operation:
+            case ("create", event):
+                body = self.localize(event)
+                response = api.post("/vision-events", body)
+                assert response.status_code == 201, response.text
+                created = ref.write(body, self.known_images)
+                assert response.json() == {"eventId": body["eventId"], "created": created}
+            case ("batch", batch):
+                bodies = [self.localize(e) for e in batch]
+                response = api.post("/vision-events/batch", {"events": bodies})
+                assert response.status_code == 201, response.text
+                assert response.json()["eventIds"] == [b["eventId"] for b in bodies]
+                ref.write_batch(bodies, self.known_images)
+            case ("delete", event_id):
+                response = api.delete(f"/vision-events/events/{quote(event_id, safe='')}")
+                assert response.status_code == (204 if ref.delete(event_id) else 404), response.text
+            case ("feedback", event_id, value):
+                response = api.post(
+                    f"/vision-events/events/{quote(event_id, safe='')}/feedback", {"feedback": value}
+                )
+                if not ref.exists(event_id):
+                    assert response.status_code == 404, response.text
+                    return
+                assert response.status_code == 201, response.text
+                feedback_id = response.json()["eventId"]
+                stored = api.get(f"/vision-events/events/{quote(feedback_id, safe='')}").json()
+                ref.write(
+                    {
+                        "eventId": feedback_id,
+                        "eventType": "operator_feedback",
+                        "useCaseId": ref.events[event_id].body["useCaseId"],
+                        "timestamp": stored["timestamp"],
+                        "eventData": {"relatedEventId": event_id, "feedback": value},
+                    },
+                    self.known_images,
+                )
+            case _:
+                raise AssertionError(operation)
+
+    def page_through(self, query: dict[str, Any], between_pages: Any = None) -> list[dict[str, Any]]:
+        """Every page of ``query`` to the end; ``between_pages(i)`` runs after page ``i`` was read."""
+        limit = query.get("limit", 50)
+        seen: list[dict[str, Any]] = []
+        cursor = None
+        for page_number in itertools.count():
+            body = dict(query, cursor=cursor) if cursor else query
+            response = self.api.post("/vision-events/query", body)
+            assert response.status_code == 200, (query, response.text)
+            page = response.json()
+            assert len(page["events"]) <= limit, page
+            assert page["hasMore"] == (page["nextCursor"] is not None), page
+            seen.extend(page["events"])
+            cursor = page["nextCursor"]
+            if cursor is None:
+                return seen
+            assert page_number < 200, f"paging does not end: {[e['eventId'] for e in seen][:50]}"
+            if between_pages is not None:
+                between_pages(page_number)
+        raise AssertionError("unreachable")
+
+    # -- checks: each returns the first disagreement with the reference, or None ---------------------------
+
+    def query_problem(self, query: dict[str, Any]) -> str | None:
+        expected = self.ref.select(query)
+        got = self.page_through(query)
+        got_ids, expected_ids = [e["eventId"] for e in got], [e.event_id for e in expected]
+        if got_ids != expected_ids:
+            return (
+                f"query {query}\n  server   {got_ids}\n  expected {expected_ids}\n"
+                f"  missing {sorted(set(expected_ids) - set(got_ids))}"
+                f" extra {sorted(set(got_ids) - set(expected_ids))}"
+            )
+        for shown, ref_event in zip(got, expected, strict=True):
+            if (problem := self.event_problem(shown, ref_event)) is not None:
+                return f"query {query}\n  {problem}"
+        filters = {k: v for k, v in query.items() if k not in ("sort", "limit")}
+        response = self.api.post("/vision-events/count", filters)
+        assert response.status_code == 200, response.text
+        if response.json() != {"count": len(expected)}:
+            return f"count {filters}\n  server {response.json()}  expected {len(expected)}: {expected_ids}"
+        return None
+
+    def event_problem(self, shown: dict[str, Any], ref_event: RefEvent) -> str | None:
+        body, event_id = ref_event.body, ref_event.event_id
+        for key in ("eventId", "eventType", "useCaseId", "deviceId", "streamId", "workflowId"):
+            if shown.get(key) != body.get(key):
+                return f"event {event_id!r}: {key} shown {shown.get(key)!r}, sent {body.get(key)!r}"
+        for key in ("customMetadata", "eventData"):
+            if shown.get(key) != body.get(key):
+                return f"event {event_id!r}: {key} shown {shown.get(key)!r}, sent {body.get(key)!r}"
+        if not shown["timestamp"].endswith("Z") or parse_instant(shown["timestamp"])[0] != ref_event.ts:
+            return f"event {event_id!r}: timestamp shown {shown['timestamp']}, sent {body['timestamp']}"
+        if bool(shown["warnings"]) != ref_event.warned:
+            return f"event {event_id!r}: warnings {shown['warnings']}, expected some: {ref_event.warned}"
+        if shown["feedback"] != self.ref.feedback(event_id):
+            return f"event {event_id!r}: feedback {shown['feedback']}, expected {self.ref.feedback(event_id)}"
+        shown_images, images = shown.get("images") or [], body.get("images") or []
+        if len(shown_images) != len(images):
+            return f"event {event_id!r}: {len(shown_images)} images shown, {len(images)} sent"
+        for shown_image, image in zip(shown_images, images, strict=True):
+            if {k: v for k, v in shown_image.items() if k in image} != image:
+                return f"event {event_id!r}: image shown {shown_image}, sent {image}"
+            for key, url in (("sourceId", "url"), ("inputSourceId", "inputUrl")):
+                if (shown_image[url] is not None) != (image.get(key) in self.known_images):
+                    return f"event {event_id!r}: image {shown_image} has the wrong {url}"
+        return None
+
+    def use_case_problem(self) -> str | None:
+        response = self.api.get("/vision-events/use-cases", params={"status": "all"})
+        assert response.status_code == 200, response.text
+        listed = {u["id"]: u for u in response.json()["useCases"]}
+        if set(listed) != set(USE_CASES):
+            return f"use cases listed: {sorted(listed)}"
+        for name in USE_CASES:
+            expected, shown = self.ref.use_case(name), listed[name]
+            last = shown["lastEventAt"]
+            if (
+                shown["eventCount"] != expected["eventCount"]
+                or (parse_instant(last)[0] if last is not None else None) != expected["lastEventAt"]
+                or sorted(shown["eventTypes"]) != expected["eventTypes"]
+            ):
+                return f"use case {name}: listed {shown}, expected {expected} (lastEventAt in µs)"
+        return None
+
+    def check_query(self, query: dict[str, Any]) -> None:
+        self._statistics(query, self.ref.select(query))
+        if (problem := self.query_problem(query)) is not None:
+            raise AssertionError(f"{problem}\n{self.minimal_reproduction(World.query_problem, query)}")
+
+    def check_use_cases(self) -> None:
+        if (problem := self.use_case_problem()) is not None:
+            raise AssertionError(
+                f"{problem}\n{self.minimal_reproduction(lambda world, _: world.use_case_problem(), None)}"
+            )
+
+    def _statistics(self, query: dict[str, Any], expected: list[RefEvent]) -> None:
+        """How selective the drawn filters are (see --hypothesis-show-statistics)."""
+
+        def share(found: int, total: int) -> str:
+            return "none" if not found else "all" if found == total else "some"
+
+        mine = [e for e in self.ref.events.values() if e.body["useCaseId"] == query["useCaseId"]]
+        event(f"query: {share(len(expected), len(mine))}")
+        for key in query.keys() - {"useCaseId", "sort", "limit"}:
+            alone = {"useCaseId": query["useCaseId"], key: query[key]}
+            event(f"{key}: {share(sum(self.ref.matches(e, alone) for e in mine), len(mine))}")
+
+    # -- minimizing a failure: cheaper and more to the point than shrinking the whole example --------------
+
+    def minimal_reproduction(self, problem_of: Any, query: dict[str, Any] | None) -> str:
+        """Drop query filters, then events, while ``problem_of(world, query)`` still reports a problem, each
+        candidate event set written as one batch into a fresh workspace. Returns a ready-to-read repro."""
+        try:
+            if query is not None:
+                query = self._smaller_query(problem_of, query)
+            bodies = [
+                self._portable(e.body) for e in sorted(self.ref.events.values(), key=lambda e: e.received)
+            ]
+            world = self.replay(bodies)
+            if problem_of(world, query) is None:
+                return (
+                    "Not reproduced by writing the final events into a fresh workspace: the history of "
+                    "writes (upserts, deletes, batches) matters; see the falsifying example, or rerun "
+                    "with SIGHTLOG_PROPERTY_SHRINK=1."
+                )
+            i = 0
+            while i < len(bodies):  # fewer events
+                trial = bodies[:i] + bodies[i + 1 :]
+                candidate = self.replay(trial)
+                if candidate is not None and problem_of(candidate, query) is not None:
+                    bodies, world = trial, candidate
+                else:
+                    i += 1
+            budget = 200  # replays
+            smaller = True
+            while smaller and budget > 0:  # simpler events: fewer fields, images and predictions
+                smaller = False
+                for i, body in enumerate(bodies):
+                    for simpler in _simpler(body):
+                        budget -= 1
+                        trial = [*bodies[:i], simpler, *bodies[i + 1 :]]
+                        candidate = self.replay(trial)
+                        if candidate is not None and problem_of(candidate, query) is not None:
+                            bodies, world, smaller = trial, candidate, True
+                            break
+                    if smaller or budget <= 0:
+                        break
+            events = json.dumps({"events": bodies}, ensure_ascii=False)
+            return (
+                "MINIMAL REPRODUCTION (verified in a fresh workspace with use cases u0 and u1; "
+                f"IMG = an uploaded image):\n  POST /vision-events/batch {events}\n"
+                f"  then {problem_of(world, query)}"
+            )
+        except Exception as exc:  # never hide the original failure
+            return f"(could not minimize: {exc!r})"
+
+    def _smaller_query(self, problem_of: Any, query: dict[str, Any]) -> dict[str, Any]:
+        def candidates(q: dict[str, Any]) -> list[dict[str, Any]]:
+            out = [{k: v for k, v in q.items() if k != key} for key in q if key != "useCaseId"]
+            for key in LISTS:
+                items = q.get(key, [])
+                for i, item in enumerate(items):
+                    if len(items) > 1:
+                        out.append({**q, key: items[:i] + items[i + 1 :]})
+                    for name in item.keys() - {"class", "field", "operator", "value"}:
+                        simpler = {k: v for k, v in item.items() if k != name}
+                        out.append({**q, key: [*items[:i], simpler, *items[i + 1 :]]})
+            return out
+
+        smaller = True
+        while smaller:
+            smaller = False
+            for trial in candidates(query):
+                if problem_of(self, trial) is not None:
+                    query, smaller = trial, True
+                    break
+        return query
+
+    def _portable(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("images") or self._image is None:
+            return body
+        images = [
+            {k: (REAL_IMAGE if v == self._image else v) for k, v in image.items()} for image in body["images"]
+        ]
+        return {**body, "images": images}
+
+    def replay(self, bodies: list[dict[str, Any]]) -> World | None:
+        """A fresh workspace holding ``bodies`` (written as one batch); None if the server rejects them."""
+        world = World(self.root)
+        if bodies:
+            localized = [world.localize(body) for body in bodies]
+            if world.api.post("/vision-events/batch", {"events": localized}).status_code != 201:
+                return None
+            world.ref.write_batch(localized, world.known_images)
+        return world
+
+
+REQUIRED = ("eventId", "eventType", "useCaseId", "timestamp")
+
+
+def _simpler(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Candidate simplifications of one event body, each one thing left out (some may be invalid)."""
+    out = [{k: v for k, v in body.items() if k != key} for key in body if key not in REQUIRED]
+    for nested in ("eventData", "customMetadata"):
+        for key in body.get(nested) or {}:
+            out.append({**body, nested: {k: v for k, v in body[nested].items() if k != key}})
+    images = body.get("images") or []
+    for i, image in enumerate(images):
+        out.append({**body, "images": images[:i] + images[i + 1 :]})
+        for key, value in image.items():
+            simpler_images = [{k: v for k, v in image.items() if k != key}]
+            if isinstance(value, list):
+                simpler_images += [{**image, key: value[:j] + value[j + 1 :]} for j in range(len(value))]
+            out += [
+                {**body, "images": [*images[:i], simpler, *images[i + 1 :]]} for simpler in simpler_images
+            ]
+    if body["timestamp"] != format_time(0, "Z"):
+        out.append({**body, "timestamp": format_time(parse_instant(body["timestamp"])[0] - BASE_US, "Z")})
+    return out
+
+
+_MORE_QUERIES = st.integers(0, 9).map(bool)  # stop with chance 1/10, and the shrinker's favourite
+
+
+@_settings(EXAMPLES)
+@given(operations=st.lists(OPERATIONS, min_size=4, max_size=16), data=st.data())
+def test_queries_match_the_reference(api: Api, operations: list[Any], data: st.DataObject) -> None:
+    world = World(api)
+    for operation in operations:
+        world.apply(operation)
+    stored = [(e.event_id, e.body["useCaseId"], e.ts) for e in world.ref.events.values()]
+    note(f"stored (id, use case, µs): {stored}")
+    for name in USE_CASES:  # everything, as stored
+        world.check_query({"useCaseId": name, "sort": "asc", "limit": 1000})
+    world.check_use_cases()
+    source = QuerySource(world.ref)
+    for i in range(MAX_QUERIES):  # about 10; stopping early is what the shrinker tries first
+        if i and not data.draw(_MORE_QUERIES):
+            break
+        world.check_query(data.draw(queries(source), label=f"query {i}"))
+
+
+# -- paging while events arrive ----------------------------------------------------------------------------
+
+NEW_IDS = ("0", "A+", "B+", "a+", "a-1+", "b+", "é+", "~")
+
+
+@_settings(PAGING_EXAMPLES)
+@given(
+    initial=st.lists(events(), min_size=1, max_size=10, unique_by=lambda e: e["eventId"]),
+    arrivals=st.lists(
+        st.tuples(st.integers(0, 4), events(ids=NEW_IDS, types=TYPES[:4])),
+        max_size=6,
+        unique_by=lambda pair: pair[1]["eventId"],
+    ),
+    data=st.data(),
+)
+def test_paging_while_events_arrive(
+    api: Api, initial: list[dict[str, Any]], arrivals: list[tuple[int, dict[str, Any]]], data: st.DataObject
+) -> None:
+    """Keyset paging: an event that existed when the first page was read is seen exactly once, however many
+    events arrive (before or after the cursor, with equal timestamps) between pages."""
+    world = World(api)
+    world.apply(("batch", initial))
+    query = data.draw(queries(QuerySource(world.ref), limits=(1, 2, 3)), label="query")
+    existing = [e.event_id for e in world.ref.select(query)]
+
+    def arrive(page_number: int) -> None:
+        for after_page, new_event in arrivals:
+            if after_page == page_number:
+                world.apply(("create", new_event))
+
+    got = world.page_through(query, arrive)
+    got_ids = [e["eventId"] for e in got]
+    counts = Counter(got_ids)
+    assert all(n == 1 for n in counts.values()), f"repeated: {counts}"
+    assert [i for i in existing if counts[i] != 1] == [], f"skipped; server {got_ids}, existing {existing}"
+    arrived = {new_event["eventId"] for _, new_event in arrivals}
+    assert set(got_ids) <= set(existing) | arrived, got_ids
+    keys = [(parse_instant(e["timestamp"])[0], e["eventId"].encode()) for e in got]
+    assert keys == sorted(keys, reverse=query.get("sort", "desc") == "desc"), keys
+    for shown in got:  # anything new that showed up must match the filters too
+        assert world.ref.matches(world.ref.events[shown["eventId"]], query), shown
