@@ -23,7 +23,7 @@ def _attr(ns: str, key: str, value: Any) -> tuple[str, str, str, str | None, flo
         return (ns, key, "n", None, float(value))
     if isinstance(value, str):
         return (ns, key, "s", value, None)
-    return None  # nested eventData values of the open-ended types are stored, not indexed
+    return (ns, key, "x", None, None)  # null, list or object: only its presence is filterable
 
 
 def to_row(event: ValidEvent, use_case_pk: int) -> EventRow:
@@ -128,7 +128,11 @@ class IngestService:
         self._warn_missing_images(workspace, valid)
 
         # Duplicate ids inside one batch: the last one wins.
-        last = {e.event_id: e for e in valid}
+        # (Re-inserted so that dict order is the position of the copy that wins: receive order breaks ties.)
+        last: dict[str, ValidEvent] = {}
+        for e in valid:
+            last.pop(e.event_id, None)
+            last[e.event_id] = e
         rows = [to_row(e, use_cases[e.use_case_id]) for e in last.values()]
         created = dict(zip(last, self.store.write_events(workspace.pk, rows), strict=True))
         ids = [e.event_id for e in valid]
