@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 SCOPE_READ = "vision-events:read"
 SCOPE_WRITE = "vision-events:write"
@@ -75,8 +74,6 @@ class EventRow:
     feedback_value: str | None
     has_warnings: bool
     body: str  # JSON of the stored event
-    custom_metadata: dict[str, Any] | None = None
-    event_data: dict[str, Any] | None = None
     # (namespace "m"/"d", key, value_type "s"/"n"/"b", str_value, num_value)
     attrs: list[tuple[str, str, str, str | None, float | None]] = field(default_factory=list)
     detections: list[tuple[str, float]] = field(default_factory=list)  # (class, confidence)

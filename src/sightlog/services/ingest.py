@@ -49,8 +49,6 @@ def to_row(event: ValidEvent, use_case_pk: int) -> EventRow:
         feedback_value=data.get("feedback") if is_feedback else None,
         has_warnings=bool(event.warnings),
         body=orjson.dumps(stored).decode(),
-        custom_metadata=metadata,
-        event_data=data,
         attrs=attrs,
         detections=list(predictions_of(body)),
         metadata_types=metadata_types,

@@ -7,12 +7,13 @@ bucket never straddles a local hour, day or week boundary, even across daylight-
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Connection, and_, func, literal, select
 
 from sightlog.models.query import QueryPlan
+from sightlog.store.sql import rollups
 from sightlog.store.sql.query import conditions
 from sightlog.store.sql.schema import detections, event_attrs, events
 
@@ -28,8 +29,26 @@ _COLUMNS = {
 def aggregate(
     conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
-    """Rows of (fine bucket start in µs or None, key values, event count)."""
-    postgres = conn.dialect.name == "postgresql"
+    """Rows of (fine bucket start in µs or None, key values, event count); a (bucket, key) may come in
+    several rows, whose counts add up."""
+    if not rollups.covers(plan, group_by, bucket_us):
+        return _from_events(conn, plan, group_by, bucket_us)
+    start, end = rollups.aligned_range(plan)
+    rows = rollups.read(conn, plan, group_by, bucket_us, start, end)
+    # The partial quarter hours at the edges of the range, from the events.
+    if plan.start_ts is not None and start is not None and plan.start_ts < start:
+        edge_end = start if plan.end_ts is None else min(start, plan.end_ts)
+        rows += _from_events(conn, replace(plan, end_ts=edge_end), group_by, bucket_us)
+    if plan.end_ts is not None and end is not None and end < plan.end_ts:
+        edge_start = end if plan.start_ts is None else max(end, plan.start_ts)
+        if edge_start < plan.end_ts:
+            rows += _from_events(conn, replace(plan, start_ts=edge_start), group_by, bucket_us)
+    return rows
+
+
+def _from_events(
+    conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+) -> list[tuple[int | None, tuple[Any, ...], int]]:
     source = events
     selected: list[ColumnElement[Any]] = []
     decoders: list[Any] = []
@@ -43,18 +62,13 @@ def aggregate(
             decoders.append(None)
         else:
             namespace, field = key.split(".", 1)
-            if postgres:
-                document = events.c.custom_metadata if namespace == "customMetadata" else events.c.event_data
-                selected.append(type_coerce(document, JSONB)[field])
-                decoders.append(None)  # psycopg decodes JSONB into str / int / float / bool
-            else:
-                attr = event_attrs.alias(f"g{n}")
-                ns = "m" if namespace == "customMetadata" else "d"
-                source = source.outerjoin(
-                    attr, and_(attr.c.event_pk == events.c.pk, attr.c.ns == ns, attr.c.key == field)
-                )
-                selected += [attr.c.value_type, attr.c.str_value, attr.c.num_value]
-                decoders.append("attr")
+            attr = event_attrs.alias(f"g{n}")
+            ns = "m" if namespace == "customMetadata" else "d"
+            source = source.outerjoin(
+                attr, and_(attr.c.event_pk == events.c.pk, attr.c.ns == ns, attr.c.key == field)
+            )
+            selected += [attr.c.value_type, attr.c.str_value, attr.c.num_value]
+            decoders.append("attr")
     # Floor, not truncation, so instants before 1970 land in the bucket that starts before them.
     bucket = (events.c.ts - (events.c.ts % bucket_us + bucket_us) % bucket_us) if bucket_us else literal(None)
     # With class, an event with three cracks counts once for "crack".
@@ -62,7 +76,7 @@ def aggregate(
     query = (
         select(bucket.label("bucket"), *selected, counted)
         .select_from(source)
-        .where(*conditions(plan, conn.dialect.name))
+        .where(*conditions(plan))
         .group_by(bucket, *selected)
     )
     results = []

@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import Connection, Row, Table, delete, select, tuple_, update
 
 from sightlog.models.records import EventRow
+from sightlog.store.sql import rollups
 from sightlog.store.sql.schema import (
     detections,
     event_attrs,
@@ -68,7 +69,6 @@ def _reserve_pks(conn: Connection, n: int) -> int:
 
 def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], now: int) -> list[bool]:
     """Insert or replace ``rows`` (unique event ids); returns, per row, whether it was new."""
-    postgres = conn.dialect.name == "postgresql"
     ids = [r.event_id for r in rows]
     replaced = _find(conn, workspace_pk, ids)
     stale_targets = {old.related_event_id for old in replaced.values() if old.related_event_id}
@@ -81,28 +81,20 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
          r.workflow_id, r.external_id, r.related_event_id, r.feedback_value, r.has_warnings, now, r.body)
         for pk, r in pairs
     ]  # fmt: skip
-    if postgres:  # JSONB copies of metadata and eventData serve the GIN-indexed filters
-        event_rows = [
-            (*row, _json(r.custom_metadata), _json(r.event_data))
-            for row, (_, r) in zip(event_rows, pairs, strict=True)
-        ]
-        _bulk_insert(conn, events, event_rows, (*_EVENT_COLUMNS, "custom_metadata", "event_data"))
-    else:
-        _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
-        _bulk_insert(conn, event_attrs, [(pk, *attr) for pk, r in pairs for attr in r.attrs])
+    _bulk_insert(conn, events, event_rows, _EVENT_COLUMNS)
     _bulk_insert(conn, event_keys, [(workspace_pk, r.event_id, pk, r.ts) for pk, r in pairs])
-    _bulk_insert(conn, detections, [(pk, *det) for pk, r in pairs for det in r.detections])
+    _bulk_insert(conn, event_attrs, [(pk, *attr, r.use_case_pk, r.ts) for pk, r in pairs for attr in r.attrs])
+    _bulk_insert(
+        conn, detections, [(pk, *det, r.use_case_pk, r.ts) for pk, r in pairs for det in r.detections]
+    )
 
     _add_stats(conn, rows)
+    rollups.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, (c for c, _ in r.detections)) for r in rows], 1)
     _add_metadata_fields(conn, rows)
     feedback_targets = {r.related_event_id for r in rows if r.related_event_id} | stale_targets
     written = {r.event_id: (pk, r.ts) for pk, r in pairs}
     _refresh_feedback(conn, workspace_pk, written, feedback_targets)
     return [r.event_id not in replaced for r in rows]
-
-
-def _json(value: dict[str, Any] | None) -> str:
-    return orjson.dumps(value or {}).decode()
 
 
 def delete_event(conn: Connection, workspace_pk: int, event_id: str) -> bool:
@@ -143,8 +135,15 @@ def _remove(conn: Connection, workspace_pk: int, old: list[Row]) -> None:
     if not old:
         return
     pks = [r.pk for r in old]
-    side_tables = (detections,) if conn.dialect.name == "postgresql" else (event_attrs, detections)
-    for table in side_tables:
+    classes: dict[int, set[str]] = {pk: set() for pk in pks}
+    for pk, class_name in conn.execute(
+        select(detections.c.event_pk, detections.c.class_name)
+        .where(detections.c.event_pk.in_(pks))
+        .distinct()
+    ):
+        classes[pk].add(class_name)
+    rollups.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, classes[r.pk]) for r in old], -1)
+    for table in (event_attrs, detections):
         conn.execute(delete(table).where(table.c.event_pk.in_(pks)))
     # With ts in the condition PostgreSQL prunes to the partitions that hold the rows.
     conn.execute(delete(events).where(tuple_(events.c.pk, events.c.ts).in_([(r.pk, r.ts) for r in old])))

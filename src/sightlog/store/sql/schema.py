@@ -1,8 +1,8 @@
 """Tables of the SQL event store (SQLAlchemy Core), shared by SQLite and PostgreSQL.
 
 These definitions build queries; the DDL that creates them lives in the Alembic migrations (``migrations/``),
-which add what only PostgreSQL has: ``events`` partitioned by month of ``ts`` and GIN indexes on its JSONB
-columns. ``tests/store`` checks that a migrated database matches these definitions.
+which add what only PostgreSQL has: ``events`` partitioned by month of ``ts``. ``tests/store`` checks that a
+migrated database matches these definitions.
 
 Times are integer microseconds since the Unix epoch (UTC): compact, index-friendly and compared as
 instants whatever offset a client sent. Upserts replace an event row (delete + insert), so ``events.pk``
@@ -12,7 +12,6 @@ order is receive order, which breaks feedback ties ("the one received last").
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     Column,
@@ -26,8 +25,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 
 metadata = MetaData()
 
@@ -80,6 +79,17 @@ use_case_stats = Table(
     Column("last_ts", BigInteger, nullable=True),
 )
 
+# Events per use case, 15-minute bucket, type and class ("" = all events): see store/sql/rollups.py.
+event_rollup = Table(
+    "event_rollup",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("event_type", String(32), primary_key=True),
+    Column("class_name", String(256), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+)
+
 metadata_fields = Table(
     "metadata_fields",
     metadata,
@@ -117,8 +127,8 @@ thumbnails = Table(
 
 # Byte order for ids, so that (timestamp, eventId) keyset pages sort alike on both backends.
 EventId = String(256).with_variant(String(256, collation="C"), "postgresql")
-# Custom metadata and eventData as JSONB, for GIN-indexed filters; PostgreSQL only (SQLite uses event_attrs).
-Json = JSON().with_variant(JSONB(), "postgresql")
+# Byte order for attribute strings too: range filters compare strings alike on both backends.
+AttrText = String(10000).with_variant(String(10000, collation="C"), "postgresql")
 
 events = Table(
     "events",
@@ -140,12 +150,31 @@ events = Table(
     Column("has_warnings", Boolean, nullable=False),
     Column("received_at", BigInteger, nullable=False),
     Column("body", Text, nullable=False),  # the event as stored, JSON
-    Column("custom_metadata", Json, nullable=True),
-    Column("event_data", Json, nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_events_page", events.c.use_case_pk, events.c.ts, events.c.event_id)
 Index("ix_events_type", events.c.use_case_pk, events.c.event_type, events.c.ts)
+# Source filters and counts over one device, stream or workflow read only that source's events, newest first.
+Index("ix_events_device", events.c.use_case_pk, events.c.device_id, events.c.ts)
+Index("ix_events_stream", events.c.use_case_pk, events.c.stream_id, events.c.ts)
+Index("ix_events_workflow", events.c.use_case_pk, events.c.workflow_id, events.c.ts)
+# Few events are reviewed or carry warnings: small partial indexes make those filters and counts cheap.
+_reviewed = events.c.feedback_status.is_not(None)
+Index(
+    "ix_events_feedback",
+    events.c.use_case_pk,
+    events.c.feedback_status,
+    events.c.ts,
+    sqlite_where=_reviewed,
+    postgresql_where=_reviewed,
+)
+Index(
+    "ix_events_warnings",
+    events.c.use_case_pk,
+    events.c.ts,
+    sqlite_where=events.c.has_warnings.is_(True),
+    postgresql_where=events.c.has_warnings.is_(True),
+)
 Index(
     "ix_events_related",
     events.c.workspace_pk,
@@ -170,7 +199,9 @@ event_keys = Table(
 keyed_events = event_keys.join(events, and_(events.c.pk == event_keys.c.pk, events.c.ts == event_keys.c.ts))
 
 # Scalar custom metadata (namespace "m") and eventData (namespace "d") values, one row per key.
-# value_type: "s" string (str_value), "n" number (num_value), "b" boolean (num_value 0/1).
+# value_type: "s" string (str_value), "n" number (num_value), "b" boolean (num_value 0/1), "x" null, list or
+# object (only present). use_case_pk and ts are copies of the event's, so that a filter can be answered from
+# ix_attrs_value alone: its matches in a use case and time range, without touching the events.
 event_attrs = Table(
     "event_attrs",
     metadata,
@@ -178,18 +209,44 @@ event_attrs = Table(
     Column("ns", String(1), primary_key=True),
     Column("key", String(100), primary_key=True),
     Column("value_type", String(1), nullable=False),
-    Column("str_value", String(10000), nullable=True),
+    Column("str_value", AttrText, nullable=True),
     Column("num_value", Float, nullable=True),
-    # Clustered by (event, key): rows of one event sit together and new events append at the end.
+    Column("use_case_pk", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    # Clustered by (event, key) on SQLite: rows of one event sit together and new events append at the end.
     sqlite_with_rowid=False,
 )
+# Strings are indexed by their first STR_PREFIX characters: a PostgreSQL B-tree entry must stay under 2.7 kB.
+STR_PREFIX = 200
+str_prefix = func.substr(event_attrs.c.str_value, 1, STR_PREFIX)
+Index(
+    "ix_attrs_value",
+    event_attrs.c.use_case_pk,
+    event_attrs.c.ns,
+    event_attrs.c.key,
+    event_attrs.c.value_type,
+    str_prefix,
+    event_attrs.c.num_value,
+    event_attrs.c.ts,
+    event_attrs.c.event_pk,
+)
 
-# One row per prediction of any kind, for class / confidence filters.
+# One row per prediction of any kind, for class / confidence filters (use_case_pk and ts as in event_attrs).
 detections = Table(
     "detections",
     metadata,
     Column("event_pk", BigInteger, nullable=False),
     Column("class_name", String(256), nullable=False),
     Column("confidence", Float, nullable=False),
+    Column("use_case_pk", BigInteger, nullable=False),
+    Column("ts", BigInteger, nullable=False),
 )
 Index("ix_detections_event", detections.c.event_pk, detections.c.class_name, detections.c.confidence)
+Index(
+    "ix_detections_class",
+    detections.c.use_case_pk,
+    detections.c.class_name,
+    detections.c.confidence,
+    detections.c.ts,
+    detections.c.event_pk,
+)
