@@ -36,13 +36,18 @@ def test_get_has_the_same_shape_as_query(api):
     assert from_query["images"][0]["width"] == 64
 
 
-@pytest.mark.parametrize("event_id", ["cam 1 evt", "évènement-ü", "a+b=c&d", "x" * 256])
+@pytest.mark.parametrize("event_id", ["cam 1 evt", "évènement-ü", "a+b=c&d", "x" * 256, "cam/1/frame 7"])
 def test_get_event_ids_with_special_characters(api, event_id):
     uc = api.use_case()
-    create(api, make_event(event_id, uc))
+    create(api, make_event(event_id, uc, images=[{"sourceId": api.upload(), "objectDetections": [DET]}]))
+    path = f"/vision-events/events/{quote(event_id, safe='')}"
     assert get_event(api, quote(event_id, safe=""))["eventId"] == event_id
-    assert api.delete(f"/vision-events/events/{quote(event_id, safe='')}").status_code == 204
-    assert query_ids(api, uc) == []
+    annotated = api.get(f"{path}/images/0/annotated")
+    assert annotated.status_code == 200 and annotated.headers["content-type"] == "image/jpeg"
+    assert api.post(f"{path}/feedback", {"feedback": "correct"}).status_code == 201
+    assert get_event(api, quote(event_id, safe=""))["feedback"]["status"] == "correct"
+    assert api.delete(path).status_code == 204
+    assert event_id not in query_ids(api, uc)  # (its feedback event stays)
 
 
 def test_get_unknown_is_404(api):

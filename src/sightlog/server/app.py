@@ -45,8 +45,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
-    # Ordered so that /vision-events/... wins over the catch-all /{workspace} of the session router.
-    for module in (events, use_cases, images, session):
+    # Ordered so that /vision-events/... wins over the catch-all /{workspace} of the session router, and
+    # .../events/{id}/images/{i}/annotated over .../events/{id} (event ids may hold slashes).
+    for module in (images, events, use_cases, session):
         app.include_router(module.router)
 
     upload_limit = settings.max_image_bytes + MIB  # multipart framing and the small form fields

@@ -41,18 +41,18 @@ async def aggregate_events(workspace: ReadWorkspace, services: AppServices, body
     return JSONResponse(await run_in_threadpool(services.aggregates.aggregate, workspace, body))
 
 
-@router.get("/events/{event_id}", summary="One event, as in query results")
+@router.get("/events/{event_id:path}", summary="One event, as in query results")
 async def get_event(event_id: str, workspace: ReadWorkspace, services: AppServices) -> Response:
     return JSONResponse(await run_in_threadpool(services.events.get, workspace, event_id))
 
 
-@router.delete("/events/{event_id}", status_code=204, summary="Delete one event")
+@router.delete("/events/{event_id:path}", status_code=204, summary="Delete one event")
 async def delete_event(event_id: str, workspace: WriteWorkspace, services: AppServices) -> Response:
     await run_in_threadpool(services.events.delete, workspace, event_id)
     return Response(status_code=204)
 
 
-@router.post("/events/{event_id}/feedback", status_code=201, summary="Store operator feedback on an event")
+@router.post("/events/{event_id:path}/feedback", status_code=201, summary="Store operator feedback on an event")
 async def give_feedback(
     event_id: str, workspace: WriteWorkspace, services: AppServices, body: JsonBody
 ) -> Any:
