@@ -7,9 +7,11 @@ every filter of ``POST /vision-events/query`` is evaluated over those bodies. Th
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 EVENT_FIELDS = frozenset(
     {
@@ -145,6 +147,56 @@ class Reference:
 
     # -- queries -------------------------------------------------------------------------------------------
 
+    def aggregate(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        """SPEC §4 ``POST /vision-events/aggregate``: the matching events counted per time bucket and key.
+
+        Where the SPEC leaves it open, as the implementation chose: no bucket with a count of 0; a key's
+        value is None where the event lacks the field or it holds null, a list or an object; numbers that
+        are integral show as ints; buckets ordered by time, then by key (None first, then by the text
+        ``<python type>:<value>``). A bucket starts where the zone's clock last showed the local start of
+        the minute/hour/day/week (Monday) holding the event, and shows that instant in the zone."""
+        zone = ZoneInfo(request.get("timezone", "UTC"))
+        interval, group_by = request.get("interval"), request.get("groupBy", [])
+        counts: dict[tuple[int | None, tuple[tuple[str, Any], ...]], int] = {}
+        for ev in self.select(request):
+            start = bucket_start(ev.ts, interval, zone) if interval else None
+            for key in itertools.product(*(self.group_values(ev, name) for name in group_by)):
+                counts[(start, key)] = counts.get((start, key), 0) + 1
+        buckets = [(start, [_shown(v) for v in key], n) for (start, key), n in counts.items()]
+        buckets.sort(key=lambda b: (-1 if b[0] is None else b[0], [_key_order(v) for v in b[1]]))
+        return [
+            {
+                "time": None if start is None else show_instant(start, zone),
+                "key": dict(zip(group_by, values, strict=True)),
+                "count": n,
+            }
+            for start, values, n in buckets
+        ]
+
+    def group_values(self, ev: RefEvent, name: str) -> list[tuple[str, Any]]:
+        """The (JSON type, value) keys an event counts under for one ``groupBy`` entry: one each, but with
+        ``class`` one per distinct class of its predictions (all images and kinds), none without any."""
+        if name == "class":
+            classes = {
+                prediction["class"]
+                for image in ev.body.get("images") or ()
+                for kind in PREDICTION_KINDS
+                for prediction in image.get(kind) or ()
+            }
+            return [("string", c) for c in sorted(classes)]
+        if name == "feedback":
+            value = self.feedback(ev.event_id)["status"]
+        elif name in ("eventType", "deviceId", "streamId", "workflowId"):
+            value = ev.body.get(name)
+        else:
+            namespace, field = name.split(".", 1)
+            fields = (ev.body.get("customMetadata") or {}) if namespace == "customMetadata" else ev.data
+            value = fields.get(field)
+        kind = value_type(value)
+        if kind is None:
+            return [("null", None)]
+        return [(kind, float(value) if kind == "number" else value)]  # 7 and 7.0 alike, True is not 1
+
     def select(self, query: dict[str, Any]) -> list[RefEvent]:
         """Every matching event in result order: (timestamp, eventId byte-wise), asc or desc."""
         found = [ev for ev in self.events.values() if self.matches(ev, query)]
@@ -249,3 +301,66 @@ def detection_matches(body: dict[str, Any], flt: dict[str, Any]) -> bool:
     # "maxCount: 0 means has no such prediction": alone, it is not contradicted by minCount's default of 1.
     min_count = flt.get("minCount", 0 if max_count == 0 else 1)
     return count >= min_count and (max_count is None or count <= max_count)
+
+
+# -- aggregates --------------------------------------------------------------------------------------------
+
+
+def _instant(us: int) -> datetime:
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _us(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _wall(us: int, zone: ZoneInfo) -> datetime:
+    """What the zone's clock shows at instant ``us`` (naive)."""
+    return _instant(us).astimezone(zone).replace(tzinfo=None)
+
+
+def bucket_start(us: int, interval: str, zone: ZoneInfo) -> int:
+    """The instant (µs) at which the zone's clock last showed the local start of the minute, hour, day or
+    week (weeks start on Monday) that holds instant ``us``: where a clock turned back shows a start twice,
+    the later one not after ``us``; where it skipped the start, the instant it jumped past it."""
+    wall = _wall(us, zone)
+    if interval == "minute":
+        start = wall.replace(second=0, microsecond=0)
+    elif interval == "hour":
+        start = wall.replace(minute=0, second=0, microsecond=0)
+    else:
+        start = wall.replace(hour=0, minute=0, second=0, microsecond=0)
+        if interval == "week":
+            start -= timedelta(days=start.weekday())
+    # Every instant the clock shows ``start`` at: one, two (turned back) or none (skipped).
+    shown = {_us(start.replace(tzinfo=zone, fold=fold)) for fold in (0, 1)}
+    shown = {t for t in shown if t <= us and _wall(t, zone) == start}
+    if shown:
+        return max(shown)
+    # Skipped: the first instant at which the clock shows a time after ``start`` (a bisection).
+    low, high = us - 8 * 86_400_000_000, us  # the clock shows before ``start`` at low, not at high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if _wall(middle, zone) < start else (low, middle)
+    return high
+
+
+def show_instant(us: int, zone: ZoneInfo) -> str:
+    """ISO 8601 in the zone, with the offset the zone has then; ``Z`` where that offset is 0."""
+    local = _instant(us).astimezone(zone)
+    if local.utcoffset() == timedelta(0):
+        return local.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat()
+
+
+def _shown(value: tuple[str, Any]) -> Any:
+    """A key value as JSON shows it: integral numbers as ints."""
+    kind, v = value
+    if kind == "number" and v.is_integer() and abs(v) < 2**53:
+        return int(v)
+    return v
+
+
+def _key_order(value: Any) -> tuple[int, str]:
+    return (0, "") if value is None else (1, f"{type(value).__name__}:{value}")

@@ -1,5 +1,7 @@
 """Property tests: random events, upserts, deletes and feedback through the HTTP API, then random queries,
-compared with the plain-Python reference of SPEC §3.6 (``tests/store/reference.py``), on every backend.
+counts and aggregates, compared with the plain-Python reference of SPEC §3.6 and §4
+(``tests/store/reference.py``), on every backend, and each query under both plans of the store: starting
+from a side-table index where the store would, and walking the events (``_plan`` patched to always walk).
 
 Each example runs in a workspace of its own (new use cases ``u0`` and ``u1``), so examples never see each
 other's events and event ids need no prefix. Derandomized: CI runs the same examples every time (about a
@@ -20,21 +22,30 @@ import os
 import random
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
+import pytest
 from hypothesis import HealthCheck, Phase, event, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from sqlalchemy import Connection
 
+from sightlog.models.query import QueryPlan
+from sightlog.store.sql import query as sql_query
+from sightlog.store.sql.filters import CompiledFilters, SideFilter, compile_filters
 from tests.conftest import SCOPE_ADMIN, Api
 from tests.store.reference import Reference, RefEvent, parse_instant, value_type
 
 EXAMPLES = int(os.environ.get("SIGHTLOG_PROPERTY_EXAMPLES", "60"))
 PAGING_EXAMPLES = max(1, EXAMPLES // 2)
 SHRINK = bool(os.environ.get("SIGHTLOG_PROPERTY_SHRINK"))
-QUERIES = 10  # per example of the main test
+QUERIES = 5  # per example of the main test, each under both plans, then aggregated
+CLOCK_EXAMPLES = max(1, EXAMPLES // 2)
+AGGREGATES = 6  # per example of the clock-change test
 SEEDS = st.integers(0, 2**32 - 1)
 
 
@@ -96,7 +107,10 @@ ZONES = ("Z", "Z", "+00:00", "+05:30", "-08:00", "+14:00", "-00:30", None)  # No
 
 
 def format_time(offset_us: int, zone: str | None) -> str:
-    instant = BASE + timedelta(microseconds=offset_us)
+    return format_instant(BASE + timedelta(microseconds=offset_us), zone)
+
+
+def format_instant(instant: datetime, zone: str | None) -> str:
     if zone is None:
         return instant.replace(tzinfo=None).isoformat()
     if zone == "Z":
@@ -279,6 +293,43 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("batch"), feedback_bursts()),
 )
 
+# Aggregates in time zones: the events above lie seconds apart around one UTC midnight, where zones split
+# them into local minutes, hours, days and weeks, but no clock changes. These instants (all in the past, so
+# always accepted) are clock changes, and local midnights starting a week, of the zones aggregated in.
+CLOCK_CHANGES = (
+    ("America/New_York", "2024-03-10T07:00:00+00:00"),  # 02:00 EST → 03:00 EDT
+    ("Europe/Berlin", "2024-03-31T01:00:00+00:00"),  # 02:00 CET → 03:00 CEST
+    ("Australia/Lord_Howe", "2024-04-06T15:00:00+00:00"),  # 02:00 +11:00 → 01:30 +10:30 (half an hour again)
+    ("Australia/Lord_Howe", "2024-04-07T13:30:00+00:00"),  # Monday 00:00 +10:30
+    ("Australia/Lord_Howe", "2024-10-05T15:30:00+00:00"),  # 02:00 +10:30 → 02:30 +11:00 (half an hour skips)
+    ("Europe/Berlin", "2024-10-27T01:00:00+00:00"),  # 03:00 CEST → 02:00 CET (an hour again)
+    ("Europe/Berlin", "2024-10-27T23:00:00+00:00"),  # Monday 00:00 CET
+    ("America/New_York", "2024-11-03T06:00:00+00:00"),  # 02:00 EDT → 01:00 EST (an hour again)
+    ("Asia/Kolkata", "2024-11-03T18:30:00+00:00"),  # Monday 00:00 +05:30
+    ("UTC", "2024-11-04T00:00:00+00:00"),  # Monday 00:00
+)
+CLOCK_INTERVALS = ("minute", "minute", "hour", "hour", "hour", "day", "week")
+AROUND_MINUTES = (-90, -61, -60, -59, -31, -30, -29, -1, 0, 1, 29, 30, 31, 59, 60, 61, 90)
+WITHIN_MINUTE_US = (0, 1, 59_999_999)
+
+
+def around_clock_changes(
+    rnd: random.Random, bodies: list[dict[str, Any]]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The events moved around one (sometimes two) of the CLOCK_CHANGES, and the first one's zone. Drawn
+    with ``rnd``: Hypothesis repeats its few choices of one ``sampled_from`` in most examples."""
+    changes = rnd.sample(CLOCK_CHANGES, rnd.choice((1, 1, 2)))
+
+    def timestamp() -> str:
+        change = datetime.fromisoformat(rnd.choice(changes)[1])
+        moment = change + timedelta(
+            minutes=rnd.choice(AROUND_MINUTES), microseconds=rnd.choice(WITHIN_MINUTE_US)
+        )
+        return format_instant(moment, rnd.choice(ZONES[:-1]))
+
+    return changes[0][0], [{**body, "timestamp": timestamp()} for body in bodies]
+
+
 # -- queries -----------------------------------------------------------------------------------------------
 # Drawn with a plain ``random.Random`` seeded by Hypothesis: Hypothesis' own mutations repeat the same small
 # sub-structures across examples (two thirds of the queries were duplicates), while a seeded generator gives
@@ -298,6 +349,9 @@ VALUE_OPERATORS = (
 )  # fmt: skip
 SOURCE_OPERATORS = ("eq", "neq", "in", "nin", "contains", "contains")
 ALL_KINDS = ("string", "number", "boolean")
+GROUP_FIELDS = ("eventType", "deviceId", "streamId", "workflowId", "class", "feedback")
+INTERVALS = (None, "minute", "hour", "day", "week")
+TIME_ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
 LISTS = ("customMetadataFilters", "eventFieldFilters", "detectionFilters")
 ATOM_WEIGHTS = {
     "customMetadataFilters": 4,
@@ -510,6 +564,34 @@ class QueryMaker:
             case _:
                 return {kind: self.source_filter(pools, kind)}
 
+    def grouping(
+        self,
+        use_case: str,
+        intervals: tuple[str | None, ...] = INTERVALS,
+        zones: tuple[str, ...] = TIME_ZONES,
+    ) -> dict[str, Any]:
+        """What ``POST /vision-events/aggregate`` adds to the filters: 0-2 group keys (fields the stored
+        events hold, mostly), an interval and a time zone."""
+        pools = self.pools(use_case, None)
+
+        def key() -> str:
+            where = self.rnd.random()
+            if where < 0.5:
+                return self.rnd.choice(GROUP_FIELDS)
+            namespace, vocabulary = ("m", METADATA_KEYS) if where < 0.75 else ("d", FIELD_KEYS)
+            field = self.mostly(pools.keys[namespace], lambda: self.rnd.choice(vocabulary))
+            return f"{'customMetadata' if namespace == 'm' else 'eventData'}.{field}"
+
+        keys: list[str] = []
+        for _ in range(self.rnd.choice((0, 1, 1, 2, 2))):
+            if (name := key()) not in keys:
+                keys.append(name)
+        return {
+            "groupBy": keys,
+            "interval": self.rnd.choice(intervals),
+            "timezone": self.rnd.choice(zones),
+        }
+
     def query(self, limits: tuple[int | None, ...] = (None, 1, 2, 3, 1000)) -> dict[str, Any]:
         rnd = self.rnd
         use_case = rnd.choice(("u0", "u0", "u0", "u1"))
@@ -557,12 +639,72 @@ class UseCaseMismatch(AssertionError):
     """Use-case eventCount / lastEventAt / eventTypes disagree with the stored events."""
 
 
+class AggregateMismatch(AssertionError):
+    """POST /vision-events/aggregate disagrees with the matching events' buckets, keys or counts."""
+
+
+class BucketTimeMismatch(AssertionError):
+    """Aggregate buckets right, but a bucket's start shown as another wall time and offset than the zone's
+    clock shows at that instant."""
+
+
 class Problem(NamedTuple):
     kind: type[AssertionError]
     text: str
 
     def __str__(self) -> str:
         return self.text
+
+
+# -- the store's two plans ---------------------------------------------------------------------------------
+
+
+class Plans:
+    """Stands in for ``sightlog.store.sql.query._plan``: the store's own choice, or (``walk``) always
+    walking the events. On the tiny data sets here the store almost always starts from a side-table index
+    when some filter has one, so walking is forced to check that plan as well."""
+
+    def __init__(self) -> None:
+        self.real = sql_query._plan
+        self.walk = False
+        self.started_from_index = False  # since the last ``use``: a real plan started from an index
+        self.index_plans = self.walks = 0  # over the whole test
+
+    def __call__(
+        self, conn: Connection, plan: QueryPlan, cap: int, *, any_: bool = False
+    ) -> tuple[CompiledFilters, SideFilter | None]:
+        if self.walk:
+            self.walks += 1
+            return compile_filters(plan), None
+        filters, driver = self.real(conn, plan, cap, any_=any_)
+        if driver is not None:
+            self.started_from_index = True
+            self.index_plans += 1
+        return filters, driver
+
+    @contextmanager
+    def use(self, *, walk: bool) -> Iterator[None]:
+        self.walk, self.started_from_index = walk, False
+        try:
+            yield
+        finally:
+            self.walk = False
+
+
+@pytest.fixture
+def plans(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plans]:
+    """The store's plans made switchable (the app runs in this process); after a test that passed, checks
+    that both plans ran."""
+    plans, failed = Plans(), request.session.testsfailed
+    monkeypatch.setattr(sql_query, "_plan", plans)
+    yield plans
+    if request.session.testsfailed == failed:
+        assert plans.index_plans > 0, "no query started from a side-table index"
+        assert plans.walks > 0, "no query was forced to walk the events"
+
+
+def _plan_name(walk: bool) -> str:
+    return "walking the events (_plan forced)" if walk else "the store's own plan"
 
 
 # -- running against the server ----------------------------------------------------------------------------
@@ -573,8 +715,8 @@ _workspaces = itertools.count()
 class World:
     """One example's own workspace on the server, and the reference it must agree with."""
 
-    def __init__(self, api: Api) -> None:
-        self.root = api
+    def __init__(self, api: Api, plans: Plans | None = None) -> None:
+        self.root, self.plans = api, plans
         auth = api.services.auth
         workspace = auth.create_workspace(f"prop-{next(_workspaces)}-{uuid.uuid4().hex[:8]}")
         self.api = Api(
@@ -669,7 +811,15 @@ class World:
 
     # -- checks: each returns the first disagreement with the reference, or None ---------------------------
 
-    def query_problem(self, query: dict[str, Any]) -> Problem | None:
+    def query_problem(self, query: dict[str, Any], walk: bool = False) -> Problem | None:
+        """Results, events and count of ``query`` (with ``walk``: under the plan that walks the events)."""
+        if self.plans is None:
+            assert not walk
+            return self._query_problem(query)
+        with self.plans.use(walk=walk):
+            return self._query_problem(query)
+
+    def _query_problem(self, query: dict[str, Any]) -> Problem | None:
         expected = self.ref.select(query)
         got = self.page_through(query)
         got_ids, expected_ids = [e["eventId"] for e in got], [e.event_id for e in expected]
@@ -683,7 +833,7 @@ class World:
         for shown, ref_event in zip(got, expected, strict=True):
             if (problem := self.event_problem(shown, ref_event)) is not None:
                 return Problem(problem.kind, f"query {query}\n  {problem}")
-        filters = {k: v for k, v in query.items() if k not in ("sort", "limit")}
+        filters = _filters(query)
         response = self.api.post("/vision-events/count", filters)
         assert response.status_code == 200, response.text
         if response.json() != {"count": len(expected)}:
@@ -745,10 +895,50 @@ class World:
                 return Problem(UseCaseMismatch, text)
         return None
 
+    def aggregate_problem(self, request: dict[str, Any]) -> Problem | None:
+        expected = self.ref.aggregate(request)
+        response = self.api.post("/vision-events/aggregate", request)
+        assert response.status_code == 200, (request, response.text)
+        got = response.json()["buckets"]
+        if got == expected:
+            return None
+        missing = [b for b in expected if b not in got]
+        extra = [b for b in got if b not in expected]
+
+        def instants(buckets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{**b, "time": b["time"] and parse_instant(b["time"])[0]} for b in buckets]
+
+        return Problem(
+            BucketTimeMismatch if instants(got) == instants(expected) else AggregateMismatch,
+            f"aggregate {request}\n  server   {got}\n  expected {expected}\n"
+            + (
+                f"  missing {missing}\n  extra {extra}"
+                if missing or extra
+                else "  (the same buckets, in another order)"
+            ),
+        )
+
     def check_query(self, query: dict[str, Any]) -> None:
+        """The query under the store's own plan; again walking the events if the store started from an
+        index (else the same plan would run again)."""
         self._statistics(query, self.ref.select(query))
-        if (problem := self.query_problem(query)) is not None:
-            repro = self.minimal_reproduction(World.query_problem, query, problem.kind)
+        for walk in (False, True):
+            if walk and (self.plans is None or not self.plans.started_from_index):
+                event("plan: walked only")
+                return
+            if (problem := self.query_problem(query, walk)) is not None:
+
+                def check(world: World, query: dict[str, Any], walk: bool = walk) -> Problem | None:
+                    return world.query_problem(query, walk)
+
+                repro = self.minimal_reproduction(check, query, problem.kind)
+                raise problem.kind(f"{problem}\n{repro}\n  (plan: {_plan_name(walk)})")
+        event("plan: index, then walked")
+
+    def check_aggregate(self, request: dict[str, Any]) -> None:
+        event(f"aggregate: {len(self.ref.aggregate(request))} buckets")
+        if (problem := self.aggregate_problem(request)) is not None:
+            repro = self.minimal_reproduction(World.aggregate_problem, request, problem.kind)
             raise problem.kind(f"{problem}\n{repro}")
 
     def check_use_cases(self) -> None:
@@ -834,6 +1024,9 @@ class World:
     def _smaller_query(self, problem_of: Any, query: dict[str, Any]) -> dict[str, Any]:
         def candidates(q: dict[str, Any]) -> list[dict[str, Any]]:
             out = [{k: v for k, v in q.items() if k != key} for key in q if key != "useCaseId"]
+            group_by = q.get("groupBy", [])
+            if len(group_by) > 1:
+                out += [{**q, "groupBy": [name]} for name in group_by]
             for key in LISTS:
                 items = q.get(key, [])
                 for i, item in enumerate(items):
@@ -863,7 +1056,7 @@ class World:
 
     def rerun(self, operations: list[tuple[Any, ...]]) -> World | None:
         """A fresh workspace after ``operations``; None if one of them no longer behaves as expected."""
-        world = World(self.root)
+        world = World(self.root, self.plans)
         try:
             for operation in operations:
                 world.apply(operation)
@@ -873,7 +1066,7 @@ class World:
 
     def replay(self, bodies: list[dict[str, Any]]) -> World | None:
         """A fresh workspace holding ``bodies`` (written as one batch); None if the server rejects them."""
-        world = World(self.root)
+        world = World(self.root, self.plans)
         if bodies:
             localized = [world.localize(body) for body in bodies]
             if world.api.post("/vision-events/batch", {"events": localized}).status_code != 201:
@@ -977,22 +1170,54 @@ def _random(data: st.DataObject, written: Any) -> random.Random:
     return random.Random(f"{data.draw(SEEDS, label='query seed')}:{timeless(written)!r}")
 
 
+def _filters(query: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in query.items() if k not in ("sort", "limit")}
+
+
 @_settings(EXAMPLES)
 @given(operations=st.lists(OPERATIONS, min_size=4, max_size=16), data=st.data())
-def test_queries_match_the_reference(api: Api, operations: list[Any], data: st.DataObject) -> None:
-    world = World(api)
+def test_queries_match_the_reference(
+    api: Api, plans: Plans, operations: list[Any], data: st.DataObject
+) -> None:
+    world = World(api, plans)
     for operation in operations:
         world.apply(operation)
     stored = [(e.event_id, e.body["useCaseId"], e.ts) for e in world.ref.events.values()]
     note(f"stored (id, use case, µs): {stored}")
+    maker = QueryMaker(world.ref, _random(data, operations))
     for name in USE_CASES:  # everything, as stored
         world.check_query({"useCaseId": name, "sort": "asc", "limit": 1000})
+        world.check_aggregate({"useCaseId": name, **maker.grouping(name)})
     world.check_use_cases()
-    maker = QueryMaker(world.ref, _random(data, operations))
     for _ in range(QUERIES):
         query = maker.query()
         note(f"query: {query}")
         world.check_query(query)
+        request = {**_filters(query), **maker.grouping(query["useCaseId"])}
+        note(f"aggregate: {request}")
+        world.check_aggregate(request)
+
+
+@_settings(CLOCK_EXAMPLES)
+@given(bodies=st.lists(events(), min_size=2, max_size=12), data=st.data())
+def test_aggregates_across_clock_changes(api: Api, bodies: list[dict[str, Any]], data: st.DataObject) -> None:
+    """Buckets in time zones where the clock is turned forward or back (by an hour, or by half an hour on
+    Lord Howe Island), and around the local midnights that start a week; mostly in the zone that changed."""
+    rnd = _random(data, bodies)
+    zone, batch = around_clock_changes(rnd, bodies)
+    world = World(api)
+    world.apply(("batch", batch))
+    stored = [(e.event_id, e.body["useCaseId"], e.body["timestamp"]) for e in world.ref.events.values()]
+    note(f"stored (id, use case, timestamp): {stored}")
+    maker = QueryMaker(world.ref, rnd)
+    for _ in range(AGGREGATES):
+        use_case = maker.rnd.choice([name for name in USE_CASES if maker.stored(name)])
+        grouping = maker.grouping(use_case, intervals=CLOCK_INTERVALS, zones=(*[zone] * 5, *TIME_ZONES))
+        request = {"useCaseId": use_case, **grouping}
+        if maker.rnd.random() < 0.25:
+            request["eventTypes"] = maker.rnd.sample(TYPES, 2)
+        note(f"aggregate: {request}")
+        world.check_aggregate(request)
 
 
 # -- paging while events arrive ----------------------------------------------------------------------------

@@ -68,9 +68,13 @@ class AggregateService:
         plan, _ = self.events.plan(workspace, request)
         fine = _FINE_US[request.interval] if request.interval else None
         rows = self.events.store.aggregate(plan, request.groupBy, fine)
+        # Keyed by the UTC instant: aware datetimes of one zone compare and hash by wall time, which would
+        # merge the two passes through an hour that the clock repeats when it goes back.
         counts: dict[tuple[datetime | None, tuple[Any, ...]], int] = defaultdict(int)
         for start_us, values, n in rows:
-            start = bucket_start(start_us, request.interval, zone) if request.interval else None
+            start = (
+                bucket_start(start_us, request.interval, zone).astimezone(UTC) if request.interval else None
+            )
             counts[(start, tuple(_json_value(v) for v in values))] += n
         ordered = sorted(
             counts.items(),
@@ -79,7 +83,9 @@ class AggregateService:
         return {
             "buckets": [
                 {
-                    "time": _iso(start) if start else None,
+                    # Back to the zone from the instant: the offset in force then, and the first time the
+                    # clock showed in this bucket (02:30, not 02:00, when the clock jumped 02:00 → 02:30).
+                    "time": _iso(start.astimezone(zone)) if start else None,
                     "key": dict(zip(request.groupBy, values, strict=True)),
                     "count": n,
                 }
