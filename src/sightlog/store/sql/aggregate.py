@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, select
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, func, literal, select
 
 from sightlog.models.query import QueryPlan
 from sightlog.store.sql import rollups
-from sightlog.store.sql.query import conditions
+from sightlog.store.sql.query import plan_scan
 from sightlog.store.sql.schema import detections, event_attrs, events
 
 _COLUMNS = {
@@ -49,34 +49,49 @@ def aggregate(
 def _from_events(
     conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
-    source = events
+    filters, driver = plan_scan(conn, plan)
+    source: FromClause
+    if (
+        driver is not None
+        and driver.candidates is not None
+        and not filters.own
+        and _COLUMNS.keys().isdisjoint(group_by)
+    ):
+        # Only side-table filters and keys: group the driver's candidates, never reading the events.
+        candidates = driver.candidates if driver.unique else driver.candidates.distinct()
+        source = candidates.subquery()
+        key, ts = source.c.event_pk, source.c.ts
+        where = [s.check(key) for s in filters.side if s is not driver or not s.exact]
+    else:
+        source, key, ts = events, events.c.pk, events.c.ts
+        where = filters.conditions(driver)
     selected: list[ColumnElement[Any]] = []
     decoders: list[Any] = []
-    for n, key in enumerate(group_by):
-        if key in _COLUMNS:
-            selected.append(_COLUMNS[key])
+    for n, group_key in enumerate(group_by):
+        if group_key in _COLUMNS:
+            selected.append(_COLUMNS[group_key])
             decoders.append(None)
-        elif key == "class":
-            source = source.join(detections, detections.c.event_pk == events.c.pk)
+        elif group_key == "class":
+            source = source.join(detections, detections.c.event_pk == key)
             selected.append(detections.c.class_name)
             decoders.append(None)
         else:
-            namespace, field = key.split(".", 1)
+            namespace, field = group_key.split(".", 1)
             attr = event_attrs.alias(f"g{n}")
             ns = "m" if namespace == "customMetadata" else "d"
             source = source.outerjoin(
-                attr, and_(attr.c.event_pk == events.c.pk, attr.c.ns == ns, attr.c.key == field)
+                attr, and_(attr.c.event_pk == key, attr.c.ns == ns, attr.c.key == field)
             )
             selected += [attr.c.value_type, attr.c.str_value, attr.c.num_value]
             decoders.append("attr")
     # Floor, not truncation, so instants before 1970 land in the bucket that starts before them.
-    bucket = (events.c.ts - (events.c.ts % bucket_us + bucket_us) % bucket_us) if bucket_us else literal(None)
+    bucket = (ts - (ts % bucket_us + bucket_us) % bucket_us) if bucket_us else literal(None)
     # With class, an event with three cracks counts once for "crack".
-    counted = func.count(events.c.pk.distinct()) if "class" in group_by else func.count()
+    counted = func.count(key.distinct()) if "class" in group_by else func.count()
     query = (
         select(bucket.label("bucket"), *selected, counted)
         .select_from(source)
-        .where(*conditions(plan))
+        .where(*where)
         .group_by(bucket, *selected)
     )
     results = []

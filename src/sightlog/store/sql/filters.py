@@ -9,6 +9,7 @@ case and time range, for plans that start from the filter). ``query.py`` chooses
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,11 +99,17 @@ def str_prefix(table: FromClause) -> ColumnElement[str]:
 
 @dataclass(slots=True)
 class SideFilter:
-    """One filter on a side table: how to check an event, and (if indexed) which events may match."""
+    """One filter on a side table: how to check an event (given its key column), and (if indexed) which
+    events may match."""
 
-    probe: ColumnElement[bool]
+    check: Callable[[ColumnElement[Any]], ColumnElement[bool]]
     candidates: Select[Any] | None = None
     exact: bool = False  # the candidates are exactly the matching events
+    unique: bool = False  # no event is among the candidates twice
+
+    @property
+    def probe(self) -> ColumnElement[bool]:
+        return self.check(events.c.pk)
 
 
 @dataclass(slots=True)
@@ -194,20 +201,22 @@ _INDEXED_OPERATORS = {"eq", "in", "gt", "gte", "lt", "lte", "exists"}
 
 
 def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter) -> SideFilter:
-    probe_attr, scan_attr = event_attrs.alias(), event_attrs.alias()
-    present = [probe_attr.c.event_pk == events.c.pk, probe_attr.c.ns == ns, probe_attr.c.key == flt.field]
-    if flt.operator == "not_exists":
-        return SideFilter(not_(exists().where(*present)))
-    probe = exists().where(*present, *_attr_match(probe_attr, flt))
+    def present(attr: FromClause, key: ColumnElement[Any]) -> list[ColumnElement[bool]]:
+        return [attr.c.event_pk == key, attr.c.ns == ns, attr.c.key == flt.field]
+
+    def check(key: ColumnElement[Any]) -> ColumnElement[bool]:
+        attr = event_attrs.alias()
+        if flt.operator == "not_exists":
+            return not_(exists().where(*present(attr, key)))
+        return exists().where(*present(attr, key), *_attr_match(attr, flt))
+
     if flt.operator not in _INDEXED_OPERATORS:
-        return SideFilter(probe)
-    candidates = select(scan_attr.c.event_pk, scan_attr.c.ts).where(
-        *_in_scope(scan_attr, plan),
-        scan_attr.c.ns == ns,
-        scan_attr.c.key == flt.field,
-        *_attr_match(scan_attr, flt),
+        return SideFilter(check)
+    scan = event_attrs.alias()
+    candidates = select(scan.c.event_pk, scan.c.ts).where(
+        *_in_scope(scan, plan), scan.c.ns == ns, scan.c.key == flt.field, *_attr_match(scan, flt)
     )
-    return SideFilter(probe, candidates, exact=True)
+    return SideFilter(check, candidates, exact=True, unique=True)
 
 
 def _attr_match(attr: FromClause, flt: ValueFilter) -> list[ColumnElement[bool]]:
@@ -245,7 +254,8 @@ def _attr_match(attr: FromClause, flt: ValueFilter) -> list[ColumnElement[bool]]
 
 def _detection_filter(plan: QueryPlan, flt: DetectionFilter) -> SideFilter:
     if flt.minConfidence > flt.maxConfidence:  # an empty range counts nothing: only "at most N" can hold
-        return SideFilter(true() if flt.min_count == 0 else false())
+        constant = true() if flt.min_count == 0 else false()
+        return SideFilter(lambda _key: constant)
 
     def matching(table: FromClause) -> list[ColumnElement[bool]]:
         return [
@@ -254,19 +264,16 @@ def _detection_filter(plan: QueryPlan, flt: DetectionFilter) -> SideFilter:
             table.c.confidence <= flt.maxConfidence,
         ]
 
-    probe_table, scan_table = detections.alias(), detections.alias()
-    count = (
-        select(func.count())
-        .where(probe_table.c.event_pk == events.c.pk, *matching(probe_table))
-        .scalar_subquery()
-    )
-    conditions = [count >= flt.min_count]
-    if flt.maxCount is not None:
-        conditions.append(count <= flt.maxCount)
-    probe = and_(*conditions)
+    def check(key: ColumnElement[Any]) -> ColumnElement[bool]:
+        table = detections.alias()
+        count = select(func.count()).where(table.c.event_pk == key, *matching(table)).scalar_subquery()
+        conditions = [count >= flt.min_count]
+        if flt.maxCount is not None:
+            conditions.append(count <= flt.maxCount)
+        return and_(*conditions)
+
     if flt.min_count < 1:
-        return SideFilter(probe)
-    candidates = select(scan_table.c.event_pk, scan_table.c.ts).where(
-        *_in_scope(scan_table, plan), *matching(scan_table)
-    )
-    return SideFilter(probe, candidates, exact=flt.min_count == 1 and flt.maxCount is None)
+        return SideFilter(check)
+    scan = detections.alias()
+    candidates = select(scan.c.event_pk, scan.c.ts).where(*_in_scope(scan, plan), *matching(scan))
+    return SideFilter(check, candidates, exact=flt.min_count == 1 and flt.maxCount is None)

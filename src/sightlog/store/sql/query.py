@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, func, or_, select
 
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import StoredEvent
@@ -88,22 +88,24 @@ def run_page(
     return [StoredEvent(**r._mapping) for r in rows]
 
 
+def plan_scan(conn: Connection, plan: QueryPlan) -> tuple[CompiledFilters, SideFilter | None]:
+    """The plan for reading every match (counts, aggregates): reading a filter's candidates from its index
+    costs less than walking every event of the use case, so start from the smallest, if any."""
+    return _plan(conn, plan, COUNT_PROBE_CAP, any_=True)
+
+
 def count(conn: Connection, plan: QueryPlan) -> int:
-    # Reading a filter's candidates from its index costs less than walking every event of the use case.
-    filters, driver = _plan(conn, plan, COUNT_PROBE_CAP, any_=True)
-    if driver is not None and driver.exact and not filters.own and len(filters.side) == 1:
-        # The filter alone decides: count its candidates in the index, without reading events.
+    filters, driver = plan_scan(conn, plan)
+    if driver is not None and not filters.own:
+        # Only side-table filters: count the candidates, checking the other filters on the side tables;
+        # the events themselves (large rows, read at random) are never read.
         assert driver.candidates is not None
         keys = driver.candidates.subquery()
-        return conn.execute(select(func.count(keys.c.event_pk.distinct()))).scalar_one()
-    return conn.execute(
-        select(func.count()).select_from(events).where(*filters.conditions(driver))
-    ).scalar_one()
-
-
-def conditions(plan: QueryPlan) -> list[ColumnElement[bool]]:
-    """Conditions for a statement that reads events (aggregates), walking them."""
-    return compile_filters(plan).conditions()
+        others = [s.check(keys.c.event_pk) for s in filters.side if s is not driver or not s.exact]
+        counted = func.count() if driver.unique else func.count(keys.c.event_pk.distinct())
+        return conn.execute(select(counted).select_from(keys).where(*others)).scalar_one()
+    matching = select(func.count()).select_from(events).where(*filters.conditions(driver))
+    return conn.execute(matching).scalar_one()
 
 
 def get_event(conn: Connection, workspace_pk: int, event_id: str) -> StoredEvent | None:

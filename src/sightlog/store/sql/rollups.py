@@ -21,6 +21,7 @@ from sightlog.store.sql.schema import event_rollup
 BUCKET_US = 900_000_000  # 15 minutes: every UTC offset of the tz database is whole quarter hours
 ALL_EVENTS = ""  # class_name of the rows that count every event
 ROLLUP_KEYS = {"eventType", "class"}
+_ROWS_PER_STATEMENT = 1000
 
 
 def bucket_of(ts: int) -> int:
@@ -38,13 +39,18 @@ def adjust(conn: Connection, events: Iterable[tuple[int, int, str, Iterable[str]
     rows = [(*key, n) for key, n in sorted(deltas.items()) if n]  # one lock order for every writer
     if not rows:
         return
-    marks = "%s" if conn.dialect.name == "postgresql" else "?"
-    conn.exec_driver_sql(
-        "INSERT INTO event_rollup (use_case_pk, bucket, event_type, class_name, event_count) "
-        f"VALUES ({', '.join([marks] * 5)}) ON CONFLICT (use_case_pk, bucket, event_type, class_name) "
-        "DO UPDATE SET event_count = event_rollup.event_count + excluded.event_count",
-        rows,
-    )
+    # Multi-row statements (not executemany): few round trips to PostgreSQL; chunks stay under SQLite's
+    # limit of bound parameters.
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        values = ", ".join([f"({', '.join([mark] * 5)})"] * len(chunk))
+        conn.exec_driver_sql(
+            "INSERT INTO event_rollup (use_case_pk, bucket, event_type, class_name, event_count) "
+            f"VALUES {values} ON CONFLICT (use_case_pk, bucket, event_type, class_name) "
+            "DO UPDATE SET event_count = event_rollup.event_count + excluded.event_count",
+            tuple(value for row in chunk for value in row),
+        )
 
 
 def covers(plan: QueryPlan, group_by: list[str], bucket_us: int | None) -> bool:
