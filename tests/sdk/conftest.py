@@ -1,29 +1,5 @@
 """Fixtures of the SDK suite: one real ``sightlog serve`` process per module, and a client bound to it."""
 
-from __future__ import annotations
+from tests.support.sdk_fixtures import client, server, use_case
 
-import uuid
-from collections.abc import Iterator
-
-import pytest
-
-from sightlog import Client
-from tests.support.server import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("sdk") / "data") as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[Client]:
-    with Client(server.url, server.api_key) as sdk:
-        yield sdk
-
-
-@pytest.fixture
-def use_case(client: Client) -> str:
-    """A fresh use case per test, so tests sharing a server never see each other's events."""
-    return client.use_cases.create(f"SDK test {uuid.uuid4().hex[:10]}").id
+__all__ = ["client", "server", "use_case"]

@@ -39,7 +39,12 @@ def create_workspace(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a workspace. Give it a key with `sightlog keys create --workspace NAME`."""
+    """Create a workspace. Give it a key with `sightlog keys create --workspace NAME`.
+
+    ```
+    sightlog workspaces create plant-b --data-dir /var/lib/sightlog
+    ```
+    """
     with opened(data_dir, database_url) as services:
         workspace = services.auth.create_workspace(name)
         err.print(f"Created workspace [bold]{workspace.slug}[/bold].")
@@ -47,7 +52,12 @@ def create_workspace(
 
 @workspaces_app.command("list")
 def list_workspaces(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """List workspaces."""
+    """List workspaces.
+
+    ```
+    sightlog workspaces list --data-dir /var/lib/sightlog
+    ```
+    """
     with opened(data_dir, database_url) as services:
         table = Table("slug", "name", "created")
         for ws in services.store.list_workspaces():
@@ -68,6 +78,10 @@ def create_key(
     """Create an API key and print it (only the key, on stdout, so scripts can capture it).
 
     The key is shown once; only its hash is stored.
+
+    ```
+    sightlog keys create --scope vision-events:read --scope vision-events:write --workspace plant-b
+    ```
     """
     with opened(data_dir, database_url) as services:
         key = services.auth.create_key(services.auth.workspace(workspace), set(scope), name=name)
@@ -80,7 +94,12 @@ def list_keys(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List keys by prefix (the keys themselves are not stored)."""
+    """List keys by prefix (the keys themselves are not stored).
+
+    ```
+    sightlog keys list --workspace plant-b
+    ```
+    """
     with opened(data_dir, database_url) as services:
         ws_pk = services.auth.workspace(workspace).pk if workspace else None
         table = Table("prefix", "workspace", "scopes", "name", "created", "revoked")
@@ -102,7 +121,12 @@ def revoke_key(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Revoke a key; requests with it are refused from then on."""
+    """Revoke a key; requests with it are refused from then on.
+
+    ```
+    sightlog keys revoke sl_Zx81Qa0pK
+    ```
+    """
     with opened(data_dir, database_url) as services:
         if services.auth.revoke(key) == 0:
             err.print("[red]error:[/red] no live key has that prefix.")

@@ -29,7 +29,12 @@ def _store(data_dir: DataDir, database_url: DatabaseUrl) -> Iterator[SqlStore]:
 
 @db_app.command("upgrade")
 def upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Apply pending schema migrations (safe to re-run; `serve` refuses an out-of-date schema)."""
+    """Apply pending schema migrations (safe to re-run; `serve` refuses an out-of-date schema).
+
+    ```
+    sightlog db upgrade --database-url postgresql+psycopg://sightlog@db-host/sightlog
+    ```
+    """
     with _store(data_dir, database_url) as store:
         before, after = store.upgrade()
     if before == after:
@@ -40,7 +45,12 @@ def upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
 
 @db_app.command("revision")
 def revision(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Print the schema revision of the store and the one this version needs."""
+    """Print the schema revision of the store and the one this version needs.
+
+    ```
+    sightlog db revision --data-dir /var/lib/sightlog
+    ```
+    """
     with _store(data_dir, database_url) as store:
         current, head = store.revisions()
     typer.echo(f"current: {current or 'none'}\nneeded:  {head}")

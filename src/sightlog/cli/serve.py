@@ -69,7 +69,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the Sightlog server (SQLite and a local image folder unless told otherwise)."""
+    """Run the Sightlog server (SQLite and a local image folder unless told otherwise).
+
+    ```
+    sightlog serve --host 0.0.0.0 --port 8400 --data-dir /var/lib/sightlog
+    ```
+    """
     settings: Settings = settings_from(data_dir, database_url, host=host, port=port, workers=workers)
     _check_data_dir(settings.data_dir)
     sock = _bind(settings.host, settings.port)
