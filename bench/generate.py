@@ -204,11 +204,11 @@ def prepare(settings: Settings, api_key: str) -> tuple[list[str], int]:
     try:
         services.auth.bootstrap(settings.data_dir, api_key)
         workspace = services.auth.workspace("default")
-        slugs = {u.name: u.slug for u in services.store.list_use_cases(workspace.pk, "all")}
+        slugs = {u.name: u.slug for u in services.store.list_use_cases(workspace.pk, None)}
         for name, _ in USE_CASES:
             if name not in slugs:
                 slugs[name] = services.use_cases.create(workspace, {"name": name}).slug
-        stored = sum(u.event_count for u in services.store.list_use_cases(workspace.pk, "all"))
+        stored = sum(u.event_count for u in services.store.list_use_cases(workspace.pk, None))
         return [slugs[name] for name, _ in USE_CASES], stored
     finally:
         services.store.close()

@@ -52,7 +52,9 @@ async def delete_event(event_id: str, workspace: WriteWorkspace, services: AppSe
     return Response(status_code=204)
 
 
-@router.post("/events/{event_id:path}/feedback", status_code=201, summary="Store operator feedback on an event")
+@router.post(
+    "/events/{event_id:path}/feedback", status_code=201, summary="Store operator feedback on one event"
+)
 async def give_feedback(
     event_id: str, workspace: WriteWorkspace, services: AppServices, body: JsonBody
 ) -> Any:

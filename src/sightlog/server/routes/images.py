@@ -65,7 +65,9 @@ async def image_thumbnail(
     return _blob_response(request, services, sha256, mime)
 
 
-@router.get("/events/{event_id:path}/images/{index}/annotated", summary="An event image with predictions drawn")
+@router.get(
+    "/events/{event_id:path}/images/{index}/annotated", summary="An event image with predictions drawn"
+)
 async def annotated_image(
     event_id: str, index: int, workspace: ReadWorkspace, services: AppServices
 ) -> Response:
