@@ -10,5 +10,12 @@ if command -v pg_ctlcluster >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
 fi
 
+# The dashboard tests drive Debian's Chromium through Playwright (Playwright's own browser download is not
+# reachable here), so install the package when it is missing.
+if [ ! -x /usr/bin/chromium ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 .venv/bin/ruff check src tests bench
 .venv/bin/python -m pytest "$@"

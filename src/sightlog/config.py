@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(25 * MIB, description="one uploaded image")
     max_image_pixels: int = Field(100_000_000, description="decompression-bomb guard")
     max_batch_events: int = 100
+    max_bundle_bytes: int = Field(25 * MIB, description="one bundle (tar or tar.gz request body)")
+    max_bundle_unpacked_bytes: int = Field(50 * MIB, description="a bundle once un-gzipped (gzip-bomb guard)")
+    max_bundle_members: int = Field(256, description="entries in one bundle archive")
     max_query_limit: int = 1000
     thumbnail_side: int = 320
 

@@ -9,10 +9,7 @@ import json
 import tarfile
 from pathlib import Path
 
-import pytest
-
 from sightlog import AsyncClient, Client
-from sightlog.sdk import NotFound
 from tests.sdk.stub import Reply, StubServer, stub_client
 from tests.support.server import ServerProcess
 
@@ -64,7 +61,6 @@ def test_async_bundle() -> None:
     assert stub.requests[0].path == "/vision-events/bundle?useCaseId=uc"
 
 
-@pytest.mark.xfail(raises=NotFound, reason="the server does not implement POST /vision-events/bundle yet")
 def test_bundle_against_the_real_server(server: ServerProcess, client: Client, use_case: str) -> None:
     assert client.events.bundle(_bundle(use_case)).event_id == "from-bundle"
     assert client.events.get("from-bundle").use_case_id == use_case

@@ -16,7 +16,7 @@ from sightlog import __version__
 from sightlog.config import MIB, Settings
 from sightlog.server import errors
 from sightlog.server.limits import BodySizeLimit
-from sightlog.server.routes import events, images, session, use_cases
+from sightlog.server.routes import bundle, events, images, session, ui, use_cases
 from sightlog.services import Services
 
 # Writes wait on the group-commit writer from worker threads; allow enough of them to fill a group.
@@ -45,14 +45,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    ui.install(app, settings)  # first: its GET / (redirect to the dashboard) wins over session's
     # Ordered so that /vision-events/... wins over the catch-all /{workspace} of the session router, and
     # .../events/{id}/images/{i}/annotated over .../events/{id} (event ids may hold slashes).
-    for module in (images, events, use_cases, session):
+    for module in (images, events, use_cases, bundle, session):
         app.include_router(module.router)
 
     upload_limit = settings.max_image_bytes + MIB  # multipart framing and the small form fields
 
     def limit_for(path: str) -> int:
+        if path == bundle.PATH:
+            return settings.max_bundle_bytes
         return upload_limit if path == "/vision-events/upload" else settings.max_body_bytes
 
     app.add_middleware(BodySizeLimit, limit_for=limit_for)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from sightlog.errors import BadRequest, ErrorDetail, ValidationFailed
+from sightlog.errors import BadRequest, ErrorDetail, Forbidden, ValidationFailed
 from sightlog.models.records import SCOPE_ADMIN, SCOPE_READ, SCOPE_WRITE, ApiKey, Workspace
 from sightlog.services import Services
 from sightlog.services.auth import AuthService
+from sightlog.ui import sessions
+from sightlog.ui.sessions import SESSION_COOKIE
+
+# The dashboard's scripts send this header on every request; a page of another site cannot (see check_csrf).
+CSRF_HEADER = "X-Sightlog-CSRF"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def services(request: Request) -> Services:
@@ -27,7 +34,41 @@ def presented_key(request: Request) -> str | None:
 
 
 async def current_key(request: Request) -> ApiKey:
-    return await run_in_threadpool(services(request).auth.authenticate, presented_key(request))
+    """The key presented with the request; without one, the key of the dashboard's session cookie."""
+    key = presented_key(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if key is None and cookie:
+        if request.method not in SAFE_METHODS:
+            check_csrf(request)
+        codec = request.app.state.ui_sessions
+        return await run_in_threadpool(sessions.authenticate, services(request).store, codec, cookie)
+    return await run_in_threadpool(services(request).auth.authenticate, key)
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # e.g. an unbalanced "[" in a forged header
+        return None
+
+
+def check_csrf(request: Request) -> None:
+    """Refuse a cookie-authenticated write unless it comes from the dashboard's own scripts.
+
+    SameSite=Lax already keeps the cookie off other sites' POSTs in current browsers; this check does not
+    rely on that (older browsers; sibling subdomains count as the same site). A write must carry the custom
+    header, which a cross-site form cannot send and a cross-site script may send only after a CORS preflight
+    this server never approves; and when the browser names the page's origin (it does on every POST), that
+    origin's host must be this server's. Ports are not compared: a proxy may pass on the host without the
+    port it listens on.
+    """
+    if request.headers.get(CSRF_HEADER) != "1":
+        raise Forbidden(f"A dashboard request that changes data must carry the {CSRF_HEADER}: 1 header.")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        mine = _hostname(f"//{request.headers.get('host', '')}")
+        if mine is None or _hostname(origin) != mine:
+            raise Forbidden("This request comes from another site's page; it was refused.")
 
 
 def _scoped(scope: str) -> Callable[..., Any]:

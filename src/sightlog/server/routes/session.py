@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from sightlog import __version__
 from sightlog.errors import Forbidden, Unavailable
@@ -29,11 +29,6 @@ async def health(services: AppServices) -> Response:
             "blobs": services.blobs.backend,
         }
     )
-
-
-@router.get("/", include_in_schema=False)
-async def root() -> Response:
-    return RedirectResponse("/docs")
 
 
 @router.post("/", summary="Validate a key; answers its workspace slug (roboflow SDK)")
