@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.schema import CreateIndex, DropIndex
 
 from sightlog.config import Settings
@@ -226,8 +226,18 @@ DEFERRED_INDEXES = [
 
 def set_indexes(settings: Settings, create: bool) -> None:
     engine = create_engine(settings.resolved_database_url())
+    if engine.dialect.name == "sqlite":
+        # SQLite sorts an index's entries in its page cache (2 MB by default) and temporary files: give
+        # it memory and a second thread, or 90 million entries take an hour.
+        @event.listens_for(engine, "connect")
+        def _sort_in_memory(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.execute("PRAGMA cache_size=-2000000")
+            dbapi_conn.execute("PRAGMA threads=2")
+
     with engine.begin() as conn:
         for index in DEFERRED_INDEXES:
+            if index._ddl_if is not None and index._ddl_if.dialect != engine.dialect.name:
+                continue  # the other backend's form of an index
             started = time.perf_counter()
             if create:
                 conn.execute(CreateIndex(index, if_not_exists=True))

@@ -506,9 +506,10 @@ RAW_EVENT_COLUMNS = (
 RAW_INSERTS = {
     "events": f"INSERT INTO events ({', '.join(RAW_EVENT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(RAW_EVENT_COLUMNS))})",
-    "event_attrs": 'INSERT INTO event_attrs (event_pk, ns, "key", value_type, str_value, num_value) '
-    "VALUES (?, ?, ?, ?, ?, ?)",
-    "detections": "INSERT INTO detections (event_pk, class_name, confidence) VALUES (?, ?, ?)",
+    "event_attrs": 'INSERT INTO event_attrs (event_pk, ns, "key", value_type, str_value, num_value, '
+    "use_case_pk, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "detections": "INSERT INTO detections (event_pk, class_name, confidence, use_case_pk, ts) "
+    "VALUES (?, ?, ?, ?, ?)",
     # Newer schemas keep the (workspace, eventId) uniqueness in event_keys instead of a UNIQUE on events.
     "event_keys": "INSERT INTO event_keys (workspace_pk, event_id, pk, ts) VALUES (?, ?, ?, ?)",
 }
@@ -533,7 +534,11 @@ def raw_schema() -> tuple[str, str, tuple[str, ...]]:
     for name in tables:
         table = schema.metadata.tables[name]
         statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
-        statements += [str(CreateIndex(ix).compile(dialect=dialect)).strip() for ix in table.indexes]
+        statements += [
+            str(CreateIndex(ix).compile(dialect=dialect)).strip()
+            for ix in table.indexes
+            if ix._ddl_if is None or ix._ddl_if.dialect == "sqlite"  # not PostgreSQL's form of an index
+        ]
     return ";\n".join(statements) + ";\n", "src/sightlog/store/sql/schema.py", tables
 
 
@@ -554,10 +559,10 @@ def raw_rows(events: list[dict[str, Any]], first_pk: int, now_us: int) -> dict[s
         rows["events"].append(
             (pk, 1, e["eventId"], 1, e["eventType"], ts, e.get("deviceId"), False, now_us, body)
         )
-        rows["event_attrs"] += [(pk, *_attr("m", k, v)) for k, v in e["customMetadata"].items()]
-        rows["event_attrs"] += [(pk, *_attr("d", k, v)) for k, v in e["eventData"].items()]
+        rows["event_attrs"] += [(pk, *_attr("m", k, v), 1, ts) for k, v in e["customMetadata"].items()]
+        rows["event_attrs"] += [(pk, *_attr("d", k, v), 1, ts) for k, v in e["eventData"].items()]
         rows["detections"] += [
-            (pk, d["class"], d["confidence"]) for img in e["images"] for d in img["objectDetections"]
+            (pk, d["class"], d["confidence"], 1, ts) for img in e["images"] for d in img["objectDetections"]
         ]
         rows["event_keys"].append((1, e["eventId"], pk, ts))
     return rows

@@ -675,7 +675,7 @@ class Plans:
     ) -> tuple[CompiledFilters, SideFilter | None]:
         if self.walk:
             self.walks += 1
-            return compile_filters(plan), None
+            return compile_filters(plan, conn.dialect.name), None
         filters, driver = self.real(conn, plan, cap, any_=any_)
         if driver is not None:
             self.started_from_index = True

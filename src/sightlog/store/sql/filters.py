@@ -92,9 +92,12 @@ def contains(column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
     return unicode_lower(column).like(_like_pattern(text), escape="\\")
 
 
-def str_prefix(table: FromClause) -> ColumnElement[str]:
-    """The indexed expression of ``ix_attrs_value``, with literal bounds so both databases match it."""
-    return func.substr(table.c.str_value, literal_column("1"), literal_column(str(STR_PREFIX)))
+def indexed_text(table: FromClause, dialect: str) -> ColumnElement[str]:
+    """How ``ix_attrs_value`` holds a string: whole on SQLite, its prefix on PostgreSQL (literal bounds,
+    so that the planner matches the index expression)."""
+    if dialect == "postgresql":
+        return func.substr(table.c.str_value, literal_column("1"), literal_column(str(STR_PREFIX)))
+    return table.c.str_value
 
 
 @dataclass(slots=True)
@@ -134,7 +137,7 @@ class CompiledFilters:
         return [started, *self.scope, *self.own, *probes]
 
 
-def compile_filters(plan: QueryPlan, *, start_elsewhere: bool = False) -> CompiledFilters:
+def compile_filters(plan: QueryPlan, dialect: str, *, start_elsewhere: bool = False) -> CompiledFilters:
     """``start_elsewhere`` (SQLite): keep the planner off the events indexes, so that a plan can start
     from a side table's candidates; SQLite's planner has no statistics of values to decide that itself."""
 
@@ -156,8 +159,8 @@ def compile_filters(plan: QueryPlan, *, start_elsewhere: bool = False) -> Compil
         own.append(_feedback_condition(col(events.c.feedback_status), plan.feedback))
     if plan.has_warnings is not None:
         own.append(col(events.c.has_warnings).is_(plan.has_warnings))
-    side = [_attr_filter(plan, "m", f) for f in plan.metadata_filters]
-    side += [_attr_filter(plan, "d", f) for f in plan.field_filters]
+    side = [_attr_filter(plan, "m", f, dialect) for f in plan.metadata_filters]
+    side += [_attr_filter(plan, "d", f, dialect) for f in plan.field_filters]
     side += [_detection_filter(plan, f) for f in plan.detection_filters]
     return CompiledFilters(scope, own, side, start_elsewhere)
 
@@ -200,7 +203,7 @@ def _in_scope(table: FromClause, plan: QueryPlan) -> list[ColumnElement[bool]]:
 _INDEXED_OPERATORS = {"eq", "in", "gt", "gte", "lt", "lte", "exists"}
 
 
-def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter) -> SideFilter:
+def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> SideFilter:
     def present(attr: FromClause, key: ColumnElement[Any]) -> list[ColumnElement[bool]]:
         return [attr.c.event_pk == key, attr.c.ns == ns, attr.c.key == flt.field]
 
@@ -208,18 +211,18 @@ def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter) -> SideFilter:
         attr = event_attrs.alias()
         if flt.operator == "not_exists":
             return not_(exists().where(*present(attr, key)))
-        return exists().where(*present(attr, key), *_attr_match(attr, flt))
+        return exists().where(*present(attr, key), *_attr_match(attr, flt, dialect))
 
     if flt.operator not in _INDEXED_OPERATORS:
         return SideFilter(check)
     scan = event_attrs.alias()
     candidates = select(scan.c.event_pk, scan.c.ts).where(
-        *_in_scope(scan, plan), scan.c.ns == ns, scan.c.key == flt.field, *_attr_match(scan, flt)
+        *_in_scope(scan, plan), scan.c.ns == ns, scan.c.key == flt.field, *_attr_match(scan, flt, dialect)
     )
     return SideFilter(check, candidates, exact=True, unique=True)
 
 
-def _attr_match(attr: FromClause, flt: ValueFilter) -> list[ColumnElement[bool]]:
+def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[ColumnElement[bool]]:
     """Conditions on one attribute row (its key already matched) for ``flt``."""
     if flt.operator == "exists":
         return []
@@ -229,15 +232,13 @@ def _attr_match(attr: FromClause, flt: ValueFilter) -> list[ColumnElement[bool]]
     if value_type == "s":
         values: list[Any] = [str(v) for v in flt.values()]
         column = attr.c.str_value
-        if flt.operator in ("eq", "in"):
-            # The indexed prefix finds the rows; the whole value then decides. (A plain condition on
-            # str_value would keep SQLite from using the index on substr(str_value): hence unindexed.)
-            where.append(str_prefix(attr).in_({v[:STR_PREFIX] for v in values}))
-            column = unindexed(column)
+        if flt.operator in ("eq", "in") and dialect == "postgresql":
+            # The indexed prefix finds the rows; the whole value then decides.
+            where.append(indexed_text(attr, dialect).in_({v[:STR_PREFIX] for v in values}))
     else:
         values = [float(v) for v in flt.values()]
         column = attr.c.num_value
-        where.append(str_prefix(attr).is_(None))  # lets the index reach num_value
+        where.append(indexed_text(attr, dialect).is_(None))  # lets the index reach num_value
     match flt.operator:
         case "eq" | "in":
             where.append(column.in_(values))

@@ -59,12 +59,12 @@ def _plan(
     conn: Connection, plan: QueryPlan, cap: int, *, any_: bool = False
 ) -> tuple[CompiledFilters, SideFilter | None]:
     """The filters, and the one the plan starts from (None: walk the events)."""
-    filters = compile_filters(plan)
+    filters = compile_filters(plan, conn.dialect.name)
     position = _fewest_candidates(conn, filters, cap, any_=any_)
     if position is None:
         return filters, None
     if conn.dialect.name == "sqlite":
-        filters = compile_filters(plan, start_elsewhere=True)
+        filters = compile_filters(plan, conn.dialect.name, start_elsewhere=True)
     return filters, filters.side[position]
 
 

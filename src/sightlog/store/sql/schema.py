@@ -216,20 +216,21 @@ event_attrs = Table(
     # Clustered by (event, key) on SQLite: rows of one event sit together and new events append at the end.
     sqlite_with_rowid=False,
 )
-# Strings are indexed by their first STR_PREFIX characters: a PostgreSQL B-tree entry must stay under 2.7 kB.
+# Every filter on a value reads this index alone (it covers all columns a filter names). PostgreSQL indexes
+# strings by their first STR_PREFIX characters, because a B-tree entry there must stay under 2.7 kB; SQLite
+# indexes them whole, so that the index covers the filters there too.
 STR_PREFIX = 200
-str_prefix = func.substr(event_attrs.c.str_value, 1, STR_PREFIX)
-Index(
-    "ix_attrs_value",
-    event_attrs.c.use_case_pk,
-    event_attrs.c.ns,
-    event_attrs.c.key,
-    event_attrs.c.value_type,
-    str_prefix,
-    event_attrs.c.num_value,
-    event_attrs.c.ts,
-    event_attrs.c.event_pk,
+_ATTR_INDEX_HEAD = (event_attrs.c.use_case_pk, event_attrs.c.ns, event_attrs.c.key, event_attrs.c.value_type)
+_ATTR_INDEX_TAIL = (event_attrs.c.num_value, event_attrs.c.ts, event_attrs.c.event_pk)
+Index("ix_attrs_value", *_ATTR_INDEX_HEAD, event_attrs.c.str_value, *_ATTR_INDEX_TAIL).ddl_if(
+    dialect="sqlite"
 )
+Index(
+    "ix_attrs_value_pg",
+    *_ATTR_INDEX_HEAD,
+    func.substr(event_attrs.c.str_value, 1, STR_PREFIX),
+    *_ATTR_INDEX_TAIL,
+).ddl_if(dialect="postgresql")
 
 # One row per prediction of any kind, for class / confidence filters (use_case_pk and ts as in event_attrs).
 detections = Table(
