@@ -70,15 +70,16 @@ class AggregateService:
         rows = self.events.store.aggregate(plan, request.groupBy, fine)
         # Keyed by the UTC instant: aware datetimes of one zone compare and hash by wall time, which would
         # merge the two passes through an hour that the clock repeats when it goes back.
-        counts: dict[tuple[datetime | None, tuple[Any, ...]], int] = defaultdict(int)
+        # Values are keyed with their type too: False == 0 and True == 1 in Python, not in JSON.
+        counts: dict[tuple[datetime | None, tuple[tuple[type, Any], ...]], int] = defaultdict(int)
         for start_us, values, n in rows:
             start = (
                 bucket_start(start_us, request.interval, zone).astimezone(UTC) if request.interval else None
             )
-            counts[(start, tuple(_json_value(v) for v in values))] += n
+            counts[(start, tuple((type(v), v) for v in map(_json_value, values)))] += n
         ordered = sorted(
-            counts.items(),
-            key=lambda item: (item[0][0] or EPOCH, [_sort_key(v) for v in item[0][1]]),
+            ((start, tuple(v for _, v in typed), n) for (start, typed), n in counts.items()),
+            key=lambda item: (item[0] or EPOCH, [_sort_key(v) for v in item[1]]),
         )
         return {
             "buckets": [
@@ -89,6 +90,6 @@ class AggregateService:
                     "key": dict(zip(request.groupBy, values, strict=True)),
                     "count": n,
                 }
-                for (start, values), n in ordered
+                for start, values, n in ordered
             ]
         }

@@ -19,7 +19,6 @@ from sqlalchemy import (
     Select,
     String,
     and_,
-    exists,
     false,
     func,
     literal_column,
@@ -209,9 +208,15 @@ def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> Si
 
     def check(key: ColumnElement[Any]) -> ColumnElement[bool]:
         attr = event_attrs.alias()
-        if flt.operator == "not_exists":
-            return not_(exists().where(*present(attr, key)))
-        return exists().where(*present(attr, key), *_attr_match(attr, flt, dialect))
+        where = present(attr, key)
+        if flt.operator != "not_exists":
+            where += _attr_match(attr, flt, dialect)
+        probe = select(literal_column("1")).where(*where)
+        if dialect == "postgresql":
+            # OFFSET 0 keeps PostgreSQL from turning the probe into a semi-join, which reads every row of
+            # the key to answer a page that needs a few hundred events probed, one index lookup each.
+            probe = probe.offset(0)
+        return not_(probe.exists()) if flt.operator == "not_exists" else probe.exists()
 
     if flt.operator not in _INDEXED_OPERATORS:
         return SideFilter(check)

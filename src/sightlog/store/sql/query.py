@@ -27,7 +27,7 @@ _STORED = (
     events.c.feedback_event_id,
 )
 # A count reads at most this many candidates of each filter to find the smallest.
-COUNT_PROBE_CAP = 1_000_000
+COUNT_PROBE_CAP = 50_000
 
 
 def _capped_count(conn: Connection, candidates: Select, cap: int) -> int:
