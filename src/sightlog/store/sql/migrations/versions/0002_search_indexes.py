@@ -97,7 +97,7 @@ def upgrade() -> None:
 
     op.create_index("ix_detections_event", "detections", ["event_pk", "class_name", "confidence"])
     op.create_index(
-        "ix_detections_class", "detections", ["use_case_pk", "class_name", "confidence", "ts", "event_pk"]
+        "ix_detections_class", "detections", ["use_case_pk", "class_name", "ts", "confidence", "event_pk"]
     )
     # Strings whole on SQLite (the index then covers every value filter); a prefix on PostgreSQL, whose
     # B-tree entries must stay under 2.7 kB.
