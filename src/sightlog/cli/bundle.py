@@ -22,7 +22,7 @@ from rich.markup import escape
 
 from sightlog.cli.console import err, one_line, progress_bar
 from sightlog.cli.remote import DEFAULT_SERVER, ApiKey, ServerUrl, connected
-from sightlog.cli.send import Item, _items
+from sightlog.cli.send import DefaultUseCase, EventsFile, ImagesDir, Item, _items
 from sightlog.sdk import BadRequest, PayloadTooLarge, SightlogError, UnsupportedMediaType
 from sightlog.services.bundles import FILE_KEYS, write_bundle
 from sightlog.services.timeutil import now_us
@@ -81,26 +81,12 @@ class Packed:
 
 @bundle_app.command("write")
 def write(
-    file: Annotated[
-        typer.FileText,
-        typer.Argument(help='JSON (an event, a list, or `{"events": [...]}`) or NDJSON; `-` reads stdin.'),
-    ],
+    file: EventsFile,
     out: Annotated[
         Path, typer.Option("--out", "-o", metavar="DIR", file_okay=False, help="Folder for the bundle files.")
     ] = Path("bundles"),
-    use_case: Annotated[
-        str | None, typer.Option("--use-case", help="Use case of the events that name none.")
-    ] = None,
-    images: Annotated[
-        Path | None,
-        typer.Option(
-            "--images",
-            metavar="DIR",
-            file_okay=False,
-            exists=True,
-            help="Where the `file` / `inputFile` paths of image entries are [default: the folder of FILE].",
-        ),
-    ] = None,
+    use_case: DefaultUseCase = None,
+    images: ImagesDir = None,
 ) -> None:
     """Write one bundle per event, `DIR/<eventId>.tar.gz`, with the image files its entries name.
 

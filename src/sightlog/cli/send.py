@@ -79,24 +79,30 @@ class Images:
             return ValueError(f"image file {name!r}: {one_line(exc)}")
 
 
+# Arguments shared by the commands that read events from a file (`events send`, `bundle write`).
+EventsFile = Annotated[
+    typer.FileText,
+    typer.Argument(help='JSON (an event, a list, or `{"events": [...]}`) or NDJSON; `-` reads stdin.'),
+]
+DefaultUseCase = Annotated[
+    str | None, typer.Option("--use-case", help="Use case of the events that name none.")
+]
+ImagesDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--images",
+        metavar="DIR",
+        file_okay=False,
+        exists=True,
+        help="Where the `file` / `inputFile` paths of image entries are [default: the folder of FILE].",
+    ),
+]
+
+
 def send(
-    file: Annotated[
-        typer.FileText,
-        typer.Argument(help='JSON (an event, a list, or `{"events": [...]}`) or NDJSON; `-` reads stdin.'),
-    ],
-    use_case: Annotated[
-        str | None, typer.Option("--use-case", help="Use case of the events that name none.")
-    ] = None,
-    images: Annotated[
-        Path | None,
-        typer.Option(
-            "--images",
-            metavar="DIR",
-            file_okay=False,
-            exists=True,
-            help="Where the `file` / `inputFile` paths of image entries are [default: the folder of FILE].",
-        ),
-    ] = None,
+    file: EventsFile,
+    use_case: DefaultUseCase = None,
+    images: ImagesDir = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per request.")] = MAX_BATCH,
     server: ServerUrl = DEFAULT_SERVER,
     api_key: ApiKey = None,
