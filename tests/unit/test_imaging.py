@@ -136,6 +136,40 @@ def test_truncated_jpeg_names_the_problem() -> None:
         inspect_image(data[: len(data) // 2], max_pixels=LIMIT)
 
 
+def _full_decode_fails(data: bytes) -> bool:
+    try:
+        decoded(data)
+    except Exception:
+        return True
+    return False
+
+
+def test_jpeg_reduced_scale_check_rejects_exactly_what_a_full_decode_rejects() -> None:
+    """inspect_image decodes JPEGs at 1/8 scale; every mutation must get the full decode's verdict."""
+    original = encode(noisy((301, 203), seed=3), "JPEG", quality=90, progressive=False)
+    progressive = encode(noisy((301, 203), seed=4), "JPEG", quality=90, progressive=True)
+    rng = random.Random(11)
+    mutations = []
+    for base in (original, progressive):
+        for cut in range(200, len(base), max(1, len(base) // 40)):
+            mutations.append(base[:cut])
+        for _ in range(40):
+            spot = rng.randrange(200, len(base) - 2)
+            mutations.append(base[:spot] + rng.randbytes(rng.randint(1, 16)) + base[spot + 16 :])
+    verdicts = {"accepted": 0, "rejected": 0}
+    for data in mutations:
+        try:
+            info = inspect_image(data, max_pixels=LIMIT)
+        except UnsupportedMediaType:
+            assert _full_decode_fails(data)
+            verdicts["rejected"] += 1
+        else:
+            assert not _full_decode_fails(data)
+            assert (info.width, info.height) == (301, 203)  # the real size, not the reduced decode's
+            verdicts["accepted"] += 1
+    assert verdicts["rejected"] >= 40 and verdicts["accepted"] >= 2, verdicts
+
+
 @pytest.mark.parametrize(
     "data",
     [
