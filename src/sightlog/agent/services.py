@@ -49,6 +49,10 @@ class AgentAuth:
     """Accepts the agent's keys (or, with ``allow_anonymous``, no key at all) with the write scope, in
     the workspace upstream named for the agent's key (``default`` until upstream has been reached)."""
 
+    # Keys and the workspace slug are in memory: the routes call this on the event loop, sparing every
+    # request a hop to a worker thread and back.
+    blocking = False
+
     def __init__(
         self, keys: Collection[str], allow_anonymous: bool, workspace_slug: Callable[[], str]
     ) -> None:

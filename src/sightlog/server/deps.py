@@ -42,7 +42,10 @@ async def current_key(request: Request) -> ApiKey:
             check_csrf(request)
         codec = request.app.state.ui_sessions
         return await run_in_threadpool(sessions.authenticate, services(request).store, codec, cookie)
-    return await run_in_threadpool(services(request).auth.authenticate, key)
+    auth = services(request).auth
+    if not auth.blocking:
+        return auth.authenticate(key)
+    return await run_in_threadpool(auth.authenticate, key)
 
 
 def _hostname(url: str) -> str | None:

@@ -41,6 +41,8 @@ class Bootstrap:
 
 
 class AuthService:
+    blocking = True  # a store query: callers on an event loop run it in a worker thread
+
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
