@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import httpx
 import pytest
 
 from sightlog import Client
+from sightlog.agent.forwarder import LANE_LATENCY_SECONDS, MAX_UPLOAD_LANES, upload_lanes
 from sightlog.services.bundles import write_bundle
 from tests.agent.conftest import DEVICE, Agent
 from tests.api.helpers import assert_error, image_bytes
@@ -158,3 +165,79 @@ def test_a_second_agent_on_the_same_outbox_is_refused(make_agent, tmp_path):
     make_agent(data_dir=tmp_path / "shared")
     with pytest.raises(Conflict, match="Another agent"):
         make_agent(data_dir=tmp_path / "shared")
+
+
+class SlowUpstream(ThreadingHTTPServer):
+    """Answers the forwarder's calls like a server would, each upload after ``delay`` seconds, and keeps
+    the most uploads it ever had in flight at once."""
+
+    daemon_threads = True
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(("127.0.0.1", 0), _SlowHandler)
+        self.delay = delay
+        self.uploads = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    server: SlowUpstream
+
+    def do_POST(self) -> None:  # the name http.server calls
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/vision-events/upload":
+            with self.server.lock:
+                self.server.in_flight += 1
+                self.server.most_in_flight = max(self.server.most_in_flight, self.server.in_flight)
+            time.sleep(self.server.delay)
+            with self.server.lock:
+                self.server.in_flight -= 1
+                self.server.uploads += 1
+            self._answer(201, {"success": True, "sourceId": uuid.uuid4().hex, "url": "/x"})
+        elif self.path == "/vision-events/batch":
+            ids = [event["eventId"] for event in json.loads(body)["events"]]
+            self._answer(201, {"created": len(ids), "eventIds": ids})
+        else:
+            self._answer(200, {"workspace": "slow"})
+
+    def _answer(self, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.mark.parametrize(("delay", "lanes"), [(0.0, (1, 1)), (0.1, (4, MAX_UPLOAD_LANES))])
+def test_uploads_in_flight_follow_upstreams_latency(make_agent, delay: float, lanes: tuple[int, int]):
+    """A near upstream gets one upload at a time; a distant one several, so its round trips overlap."""
+    upstream = SlowUpstream(delay)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    try:
+        agent = make_agent(upstream=upstream.url)
+        for n in range(48):
+            agent.upload(jpeg_bytes(16 + n, 16))
+        agent.drained(timeout=60)
+        assert upstream.uploads == 48
+        assert lanes[0] <= upstream.most_in_flight <= lanes[1]
+    finally:
+        upstream.shutdown()
+        upstream.server_close()
+
+
+@pytest.mark.parametrize(
+    ("latency", "lanes"),
+    [(0.0, 1), (0.003, 1), (LANE_LATENCY_SECONDS, 1), (0.02, 2), (0.1, 7), (5.0, MAX_UPLOAD_LANES)],
+)
+def test_upload_lanes(latency: float, lanes: int):
+    assert upload_lanes(latency) == lanes
