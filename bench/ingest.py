@@ -569,11 +569,19 @@ def raw_rows(events: list[dict[str, Any]], first_pk: int, now_us: int) -> dict[s
 
 
 class RawStore:
-    """Plain stdlib sqlite3 with Sightlog's pragmas (WAL, synchronous=FULL) and tables."""
+    """Plain stdlib sqlite3 with Sightlog's pragmas (WAL, synchronous=FULL, checkpoint size) and tables."""
 
     def __init__(self, path: Path) -> None:
+        from sightlog.store.sql.engine import WAL_AUTOCHECKPOINT_PAGES
+
         self.conn = sqlite3.connect(path, isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "cache_size=-65536", "temp_store=MEMORY"):
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "cache_size=-65536",
+            "temp_store=MEMORY",
+            f"wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}",
+        ):
             self.conn.execute(f"PRAGMA {pragma}")
         ddl, self.schema_from, self.tables = raw_schema()
         self.conn.executescript(ddl)
