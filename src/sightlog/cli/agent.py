@@ -113,6 +113,7 @@ def agent(
 def _run(config: AgentConfig, sock: socket.socket, url: str) -> None:
     import uvicorn  # imported here, as by `sightlog serve`, so that other commands start fast
 
+    from sightlog import heap
     from sightlog.agent.app import create_agent_app
     from sightlog.agent.runtime import Runtime
 
@@ -124,8 +125,10 @@ def _run(config: AgentConfig, sock: socket.socket, url: str) -> None:
     # place that is harmless, and the outbox is closed below.
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: None)
+    app = create_agent_app(runtime)
+    heap.settle()
     try:
-        uvicorn.Server(uvicorn.Config(create_agent_app(runtime), **_uvicorn_options())).run(sockets=[sock])
+        uvicorn.Server(uvicorn.Config(app, **_uvicorn_options())).run(sockets=[sock])
     finally:
         runtime.close()
         console.print("Sightlog agent stopped.")

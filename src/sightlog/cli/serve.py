@@ -115,9 +115,12 @@ def _uvicorn_options() -> dict[str, object]:
 def _run_single(settings: Settings, services: Services, sock: socket.socket) -> None:
     import uvicorn  # imported here so that admin commands start fast
 
+    from sightlog import heap
     from sightlog.server.app import create_app
 
-    uvicorn.Server(uvicorn.Config(create_app(settings, services), **_uvicorn_options())).run(sockets=[sock])
+    app = create_app(settings, services)
+    heap.settle()
+    uvicorn.Server(uvicorn.Config(app, **_uvicorn_options())).run(sockets=[sock])
 
 
 def _run_workers(settings: Settings, sock: socket.socket) -> None:

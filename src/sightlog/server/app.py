@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from sightlog import __version__
+from sightlog import __version__, heap
 from sightlog.config import MIB, Settings
 from sightlog.server import errors
 from sightlog.server.limits import BodySizeLimit
@@ -65,7 +65,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The app of one worker process of ``sightlog serve --workers N``, configured by SIGHTLOG_* variables."""
     _exit_with_parent()
-    return create_app(Settings())
+    app = create_app(Settings())
+    heap.settle()
+    return app
 
 
 def _exit_with_parent() -> None:
