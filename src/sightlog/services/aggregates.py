@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,10 +73,12 @@ class AggregateService:
         # merge the two passes through an hour that the clock repeats when it goes back.
         # Values are keyed with their type too: False == 0 and True == 1 in Python, not in JSON.
         counts: dict[tuple[datetime | None, tuple[tuple[type, Any], ...]], int] = defaultdict(int)
+        # Rows share fine buckets (one row per key value), and the zone arithmetic is the costly part of an
+        # aggregate served by the rollup: ~10 µs a call, 23 k rows for 30 days by class.
+        interval = request.interval
+        utc_start = functools.cache(lambda us: bucket_start(us, interval, zone).astimezone(UTC))
         for start_us, values, n in rows:
-            start = (
-                bucket_start(start_us, request.interval, zone).astimezone(UTC) if request.interval else None
-            )
+            start = utc_start(start_us) if interval else None
             counts[(start, tuple((type(v), v) for v in map(_json_value, values)))] += n
         ordered = sorted(
             ((start, tuple(v for _, v in typed), n) for (start, typed), n in counts.items()),
