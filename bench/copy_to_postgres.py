@@ -9,7 +9,9 @@ Loading 10 million events through PostgreSQL's write path takes hours on a 2-cor
 is measured separately, see RESULTS.md); the rows that path writes are the same on both backends, so this
 copies them: the database is migrated to the current schema, the search indexes are dropped, every table
 is streamed with ``COPY``, the sequences are moved past the copied keys, the indexes are built from the
-loaded data, and ``ANALYZE`` gives the planner its statistics. The target database must be empty.
+loaded data, and ``VACUUM (ANALYZE)`` gives the planner its statistics and marks the pages all-visible, as
+autovacuum does for a store that has been taking inserts for a while — without it, every index-only scan
+visits the heap. The target database must be empty.
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     set_indexes(settings, create=True)
     started = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-    print(f"  ANALYZE: {time.perf_counter() - started:,.0f} s", flush=True)
+        conn.execute(text("VACUUM (ANALYZE)"))
+    print(f"  VACUUM (ANALYZE): {time.perf_counter() - started:,.0f} s", flush=True)
     engine.dispose()
     return 0
 

@@ -34,3 +34,29 @@ def test_an_empty_confidence_range_with_max_count_zero_matches_every_event(api):
     assert api.post("/vision-events/query", body).json()["events"] == []
     body["detectionFilters"][0]["maxCount"] = 0
     assert [e["eventId"] for e in api.post("/vision-events/query", body).json()["events"]] == ["plain"]
+
+
+def test_strings_that_share_the_indexed_prefix_are_still_told_apart(api):
+    # PostgreSQL indexes the first 200 characters of a string (schema.STR_PREFIX); longer values that share
+    # them must not match each other, and a value of exactly 200 characters is not a prefix of them.
+    uc = api.use_case("Long strings")
+    shared = "x" * 200
+    notes = {"long-a": shared + "A", "long-b": shared + "B", "exact": shared, "short": "x" * 199}
+    events = [make_event(i, uc, customMetadata={"note": note}) for i, note in notes.items()]
+    assert api.post("/vision-events/batch", {"events": events}).status_code == 201
+
+    def matching(operator, value):
+        body = {
+            "useCaseId": uc,
+            "customMetadataFilters": [{"field": "note", "operator": operator, "value": value}],
+        }
+        found = sorted(e["eventId"] for e in api.post("/vision-events/query", body).json()["events"])
+        count = api.post("/vision-events/count", body).json()["count"]
+        assert count == len(found)
+        return found
+
+    for event_id, note in notes.items():
+        assert matching("eq", note) == [event_id]
+    assert matching("in", [notes["long-a"], notes["short"]]) == ["long-a", "short"]
+    assert matching("in", [shared + "C", "x" * 198]) == []
+    assert matching("neq", notes["exact"]) == ["long-a", "long-b", "short"]

@@ -238,8 +238,11 @@ def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[Column
         values: list[Any] = [str(v) for v in flt.values()]
         column = attr.c.str_value
         if flt.operator in ("eq", "in") and dialect == "postgresql":
-            # The indexed prefix finds the rows; the whole value then decides.
+            # The indexed prefix finds the rows. A value shorter than the prefix can only be matched by
+            # itself, so the index alone answers (no heap visits); a longer one needs the whole value.
             where.append(indexed_text(attr, dialect).in_({v[:STR_PREFIX] for v in values}))
+            if all(len(v) < STR_PREFIX for v in values):
+                return where
     else:
         values = [float(v) for v in flt.values()]
         column = attr.c.num_value
