@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Connection, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
 
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import StoredEvent
@@ -96,16 +96,43 @@ def plan_scan(conn: Connection, plan: QueryPlan) -> tuple[CompiledFilters, SideF
 
 def count(conn: Connection, plan: QueryPlan) -> int:
     filters, driver = plan_scan(conn, plan)
-    if driver is not None and not filters.own:
-        # Only side-table filters: count the candidates, checking the other filters on the side tables;
-        # the events themselves (large rows, read at random) are never read.
+    sqlite = conn.dialect.name == "sqlite"
+    if driver is not None and (sqlite or not filters.own):
+        # Count the driver's candidates, checking the other filters on the side tables; the events
+        # themselves (large rows, read at random) are never read.
         assert driver.candidates is not None
         keys = driver.candidates.subquery()
         others = [s.check(keys.c.event_pk) for s in filters.side if s is not driver or not s.exact]
+        if filters.own:
+            others.append(_own_probe(plan, keys.c.event_pk, keys.c.ts))
         counted = func.count() if driver.unique else func.count(keys.c.event_pk.distinct())
         return conn.execute(select(counted).select_from(keys).where(*others)).scalar_one()
     matching = select(func.count()).select_from(events).where(*filters.conditions(driver))
     return conn.execute(matching).scalar_one()
+
+
+# Events' own filters each of which has an index (use case, column, ts) holding the event's rowid.
+_INDEXED_SOURCES = frozenset({"deviceId", "streamId", "workflowId"})
+
+
+def _own_probe(plan: QueryPlan, pk: ColumnElement[int], ts: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQLite: the events' own filters, checked for one candidate.
+
+    When they name a single column with its own index (the type, a device, stream or workflow), the probe
+    is answered from that index — (use case, column, ts, rowid): a small dense B-tree — instead of reading
+    each large event row at random; the rowid is compared, not looked up, which keeps SQLite from
+    preferring the table (10 M events, "type + result=fail": 551 → ~200 ms). Otherwise the row is read.
+    """
+    plain = compile_filters(plan, "sqlite")
+    from_index = (
+        plan.feedback is None
+        and plan.has_warnings is None
+        and set(plan.sources) <= _INDEXED_SOURCES
+        and (plan.event_types is not None) + len(plan.sources) == 1
+    )
+    key = unindexed(events.c.pk) if from_index else events.c.pk
+    probe = select(literal(1)).where(key == pk, events.c.ts == ts, *plain.scope, *plain.own)
+    return probe.exists()
 
 
 def get_event(conn: Connection, workspace_pk: int, event_id: str) -> StoredEvent | None:
