@@ -198,6 +198,7 @@ class Forwarder:
                 refused[image.local_id] = _reason(exc)
             except SightlogError as exc:
                 return uploaded, refused, exc
+            # Lanes update the average unlocked: a lost update between two of them only slows the estimate.
             self.upload_latency += 0.2 * (time.monotonic() - started - self.upload_latency)
         return uploaded, refused, None
 

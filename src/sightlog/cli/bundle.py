@@ -27,6 +27,7 @@ from sightlog.sdk import BadRequest, PayloadTooLarge, SightlogError, Unsupported
 from sightlog.services.bundles import FILE_KEYS, write_bundle
 from sightlog.services.timeutil import now_us
 from sightlog.services.validation import validate_event
+from sightlog.store.blobs import fsync_dir
 
 bundle_app = typer.Typer(
     help="Bundles for air-gapped sites: one event and its images per file.", no_args_is_help=True
@@ -37,14 +38,6 @@ DELIVERED = "delivered"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 # What the server says about one bundle (the others still go); any other error stops the upload.
 _REFUSED = (BadRequest, PayloadTooLarge, UnsupportedMediaType)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -60,7 +53,7 @@ def write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def bundle_name(event_id: str) -> str:
@@ -192,8 +185,8 @@ def upload(
                     else:
                         delivered.mkdir(exist_ok=True)
                         os.replace(path, delivered / path.name)
-                        _fsync_dir(delivered)
-                        _fsync_dir(folder)
+                        fsync_dir(delivered)
+                        fsync_dir(folder)
                         sent += 1
                     progress.advance(task)
         except SightlogError:

@@ -26,7 +26,8 @@ class StagedBlob:
     size: int
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the entries of ``path`` (a file created, renamed or removed in it) durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -83,7 +84,7 @@ class LocalBlobStore:
             return
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(staged.path, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
 
     def discard(self, staged: StagedBlob) -> None:
         with contextlib.suppress(FileNotFoundError):
