@@ -44,6 +44,7 @@ EXAMPLES = int(os.environ.get("SIGHTLOG_PROPERTY_EXAMPLES", "60"))
 PAGING_EXAMPLES = max(1, EXAMPLES // 2)
 SHRINK = bool(os.environ.get("SIGHTLOG_PROPERTY_SHRINK"))
 QUERIES = 5  # per example of the main test, each under both plans, then aggregated
+ROLLUP_QUERIES = 3  # per example: metadata equalities and groupings, counted and aggregated
 CLOCK_EXAMPLES = max(1, EXAMPLES // 2)
 AGGREGATES = 6  # per example of the clock-change test
 SEEDS = st.integers(0, 2**32 - 1)
@@ -495,10 +496,16 @@ class QueryMaker:
             "value": self.some(lambda: self.strings(pools.sources[name], operator, vocabulary), operator),
         }
 
-    def value_filter(self, pools: Pools, namespace: str) -> dict[str, Any]:
+    def value_filter(
+        self,
+        pools: Pools,
+        namespace: str,
+        field: str | None = None,
+        operators: tuple[str, ...] = VALUE_OPERATORS,
+    ) -> dict[str, Any]:
         vocabulary = METADATA_KEYS if namespace == "m" else FIELD_KEYS
-        field = self.mostly(pools.keys[namespace], lambda: self.rnd.choice(vocabulary))
-        operator = self.rnd.choice(VALUE_OPERATORS)
+        field = field or self.mostly(pools.keys[namespace], lambda: self.rnd.choice(vocabulary))
+        operator = self.rnd.choice(operators)
         if operator in ("exists", "not_exists"):
             untyped = self.everything.untyped[namespace]  # present, though of no filter type
             if untyped and self.rnd.random() < 0.5:
@@ -541,8 +548,11 @@ class QueryMaker:
         return [make() for _ in range(2 if self.rnd.random() < 0.25 else 1)]
 
     def atom(self, pools: Pools) -> dict[str, Any]:
+        kind = self.rnd.choices(list(ATOM_WEIGHTS), weights=list(ATOM_WEIGHTS.values()))[0]
+        return self.atom_of_kind(kind, pools)
+
+    def atom_of_kind(self, kind: str, pools: Pools) -> dict[str, Any]:
         rnd = self.rnd
-        kind = rnd.choices(list(ATOM_WEIGHTS), weights=list(ATOM_WEIGHTS.values()))[0]
         match kind:
             case "customMetadataFilters" | "eventFieldFilters":
                 namespace = "m" if kind == "customMetadataFilters" else "d"
@@ -591,6 +601,34 @@ class QueryMaker:
             "interval": self.rnd.choice(intervals),
             "timezone": self.rnd.choice(zones),
         }
+
+    def rollup_aggregate(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A query and a grouping of the kind the metadata rollup answers (store/sql/metadata_rollup.py):
+        equalities on one or two custom metadata fields, those fields grouped by or not, maybe the event
+        type, in a time range or not (its partial quarter hours are counted from the events)."""
+        rnd = self.rnd
+        use_case = rnd.choice([name for name in USE_CASES if self.stored(name)])
+        pools = self.everything = self.pools(use_case, None)
+        fields = rnd.sample(
+            pools.keys["m"] or METADATA_KEYS, min(len(pools.keys["m"]) or 1, rnd.randint(1, 2))
+        )
+        query: dict[str, Any] = {"useCaseId": use_case}
+        group_by: list[str] = []
+        for field in fields:
+            role = rnd.choice(("filter", "group", "group", "both"))
+            if role != "group":
+                flt = self.value_filter(pools, "m", field, operators=("eq", "in"))
+                query.setdefault("customMetadataFilters", []).append(flt)
+            if role != "filter":
+                group_by.append(f"customMetadata.{field}")
+        if len(group_by) < 2 and rnd.random() < 0.4:
+            group_by.insert(rnd.randint(0, len(group_by)), "eventType")
+        if rnd.random() < 0.3:
+            query["eventTypes"] = rnd.sample(TYPES, rnd.randint(1, 3))
+        if rnd.random() < 0.5:
+            query.update(self.atom_of_kind(rnd.choice(("startTime", "endTime", "timeRange")), pools))
+        interval = rnd.choice((None, "hour", "day", "week"))
+        return query, {"groupBy": group_by, "interval": interval, "timezone": rnd.choice(TIME_ZONES)}
 
     def query(self, limits: tuple[int | None, ...] = (None, 1, 2, 3, 1000)) -> dict[str, Any]:
         rnd = self.rnd
@@ -1196,6 +1234,12 @@ def test_queries_match_the_reference(
         request = {**_filters(query), **maker.grouping(query["useCaseId"])}
         note(f"aggregate: {request}")
         world.check_aggregate(request)
+    for _ in range(ROLLUP_QUERIES):
+        query, grouping = maker.rollup_aggregate()
+        note(f"rollup query: {query}")
+        world.check_query(query)  # and its count
+        note(f"rollup aggregate: {grouping}")
+        world.check_aggregate({**query, **grouping})
 
 
 @_settings(CLOCK_EXAMPLES)

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, func, literal, select
 
 from sightlog.models.query import QueryPlan
-from sightlog.store.sql import rollups
-from sightlog.store.sql.query import plan_scan
+from sightlog.store.sql import metadata_rollup, rollups
+from sightlog.store.sql import query as query_sql
 from sightlog.store.sql.schema import detections, event_attrs, events
 
 _COLUMNS = {
@@ -31,10 +31,11 @@ def aggregate(
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
     """Rows of (fine bucket start in µs or None, key values, event count); a (bucket, key) may come in
     several rows, whose counts add up."""
-    if not rollups.covers(plan, group_by, bucket_us):
+    read = _rollup_reader(conn, plan, group_by, bucket_us)
+    if read is None:
         return _from_events(conn, plan, group_by, bucket_us)
     start, end = rollups.aligned_range(plan)
-    rows = rollups.read(conn, plan, group_by, bucket_us, start, end)
+    rows = read(start, end)
     # The partial quarter hours at the edges of the range, from the events.
     if plan.start_ts is not None and start is not None and plan.start_ts < start:
         edge_end = start if plan.end_ts is None else min(start, plan.end_ts)
@@ -46,10 +47,26 @@ def aggregate(
     return rows
 
 
+def count(conn: Connection, plan: QueryPlan) -> int:
+    """The number of matching events: from a rollup where one covers the filters, else from the events."""
+    if _rollup_reader(conn, plan, [], None) is None:
+        return query_sql.count(conn, plan)
+    return sum(n for _, _, n in aggregate(conn, plan, [], None))
+
+
+def _rollup_reader(
+    conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+) -> metadata_rollup.Reader | None:
+    """How to read the aggregate from a rollup between two quarter hours (None: only from the events)."""
+    if rollups.covers(plan, group_by, bucket_us):
+        return lambda start, end: rollups.read(conn, plan, group_by, bucket_us, start, end)
+    return metadata_rollup.reader(conn, plan, group_by, bucket_us)
+
+
 def _from_events(
     conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
-    filters, driver = plan_scan(conn, plan)
+    filters, driver = query_sql.plan_scan(conn, plan)
     source: FromClause
     if (
         driver is not None

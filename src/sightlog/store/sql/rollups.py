@@ -21,7 +21,7 @@ from sightlog.store.sql.schema import event_rollup
 BUCKET_US = 900_000_000  # 15 minutes: every UTC offset of the tz database is whole quarter hours
 ALL_EVENTS = ""  # class_name of the rows that count every event
 ROLLUP_KEYS = {"eventType", "class"}
-_ROWS_PER_STATEMENT = 1000
+_PARAMETERS_PER_STATEMENT = 5000
 
 
 def bucket_of(ts: int) -> int:
@@ -36,19 +36,23 @@ def adjust(conn: Connection, events: Iterable[tuple[int, int, str, Iterable[str]
         deltas[(use_case_pk, bucket, event_type, ALL_EVENTS)] += sign
         for class_name in set(classes):
             deltas[(use_case_pk, bucket, event_type, class_name)] += sign
-    rows = [(*key, n) for key, n in sorted(deltas.items()) if n]  # one lock order for every writer
-    if not rows:
-        return
+    add_counts(conn, "event_rollup", ("use_case_pk", "bucket", "event_type", "class_name"), deltas)
+
+
+def add_counts(conn: Connection, table: str, key: tuple[str, ...], deltas: Counter[tuple[Any, ...]]) -> None:
+    """Add each delta to ``event_count`` of the row with that key in ``table``, creating rows as needed."""
+    rows = [(*values, n) for values, n in sorted(deltas.items()) if n]  # one lock order for every writer
     # Multi-row statements (not executemany): few round trips to PostgreSQL; chunks stay under SQLite's
     # limit of bound parameters.
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        values = ", ".join([f"({', '.join([mark] * 5)})"] * len(chunk))
+    per_statement = _PARAMETERS_PER_STATEMENT // (len(key) + 1)
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = ", ".join([f"({', '.join([mark] * (len(key) + 1))})"] * len(chunk))
         conn.exec_driver_sql(
-            "INSERT INTO event_rollup (use_case_pk, bucket, event_type, class_name, event_count) "
-            f"VALUES {values} ON CONFLICT (use_case_pk, bucket, event_type, class_name) "
-            "DO UPDATE SET event_count = event_rollup.event_count + excluded.event_count",
+            f"INSERT INTO {table} ({', '.join(key)}, event_count) VALUES {values} "
+            f"ON CONFLICT ({', '.join(key)}) "
+            f"DO UPDATE SET event_count = {table}.event_count + excluded.event_count",
             tuple(value for row in chunk for value in row),
         )
 

@@ -90,6 +90,44 @@ event_rollup = Table(
     Column("event_count", BigInteger, nullable=False),
 )
 
+# Events per use case, quarter hour and type holding a custom metadata value (``field2`` '') or a pair of
+# values of two fields (both orders): see store/sql/metadata_rollup.py. A value is its type letter, then the
+# string for strings ("sb"); numbers and booleans keep theirs in ``num`` ("n", 7.0). The key starts with the
+# fields and the filtered value, so each question reads one contiguous range.
+attr_rollup = Table(
+    "attr_rollup",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("field2", String(100), primary_key=True),
+    Column("value2", String(101), primary_key=True),
+    Column("num2", Float, primary_key=True),
+    Column("value", String(101), primary_key=True),
+    Column("num", Float, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("event_type", String(32), primary_key=True),
+    Column("event_count", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Which custom metadata fields of a use case ``attr_rollup`` counts (``rolled_up``), and the values seen of
+# those: a field is rolled up from its first event while it has few values (see metadata_rollup.py).
+rollup_fields = Table(
+    "rollup_fields",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("rolled_up", Boolean, nullable=False),
+)
+rollup_values = Table(
+    "rollup_values",
+    metadata,
+    Column("use_case_pk", ForeignKey("use_cases.pk"), primary_key=True),
+    Column("field", String(100), primary_key=True),
+    Column("value", String(101), primary_key=True),
+    Column("num", Float, primary_key=True),
+)
+
 metadata_fields = Table(
     "metadata_fields",
     metadata,

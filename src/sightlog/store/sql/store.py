@@ -284,4 +284,4 @@ class SqlStore:
         return self._read(lambda conn: aggregate_sql.aggregate(conn, plan, group_by, bucket_us))
 
     def count(self, plan: QueryPlan) -> int:
-        return self._read(lambda conn: query_sql.count(conn, plan))
+        return self._read(lambda conn: aggregate_sql.count(conn, plan))
