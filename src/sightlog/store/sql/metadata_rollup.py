@@ -100,12 +100,7 @@ def _rolled_up_fields(
         for uc, field in new:
             rows.append((uc, field, active[uc] < MAX_FIELDS))
             active[uc] += 1
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
-        conn.exec_driver_sql(
-            "INSERT INTO rollup_fields (use_case_pk, field, rolled_up) VALUES "
-            f"{', '.join([f'({mark}, {mark}, {mark})'] * len(rows))} ON CONFLICT DO NOTHING",
-            tuple(v for row in rows for v in row),
-        )
+        _insert_new(conn, "rollup_fields (use_case_pk, field, rolled_up)", rows)
         known = _field_states(conn, use_cases)  # a concurrent writer may have registered some first
     return {key for key in named if known.get(key)}
 
@@ -117,8 +112,12 @@ def _field_states(conn: Connection, use_cases: list[int]) -> dict[tuple[int, str
 
 
 def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tuple[int, str]]:
-    """Record values seen of rolled-up fields; returns the fields that now have too many (or too long)
-    values, which are dropped."""
+    """Record the values seen of rolled-up fields; returns the fields that now have too many (or too long)
+    values, which are dropped instead.
+
+    Under concurrent writers (PostgreSQL) two may each add values to one field and pass the bound together
+    unnoticed: a soft bound, which only costs rollup rows.
+    """
     v = rollup_values.c
     fields = sorted({(uc, field) for uc, field, _ in seen})
     known = {
@@ -130,22 +129,14 @@ def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tup
     new = sorted(seen - known)
     if not new:
         return set()
+    held = Counter((uc, field) for uc, field, _ in known) + Counter((uc, field) for uc, field, _ in new)
     too_long = {(uc, field) for uc, field, (value, _) in new if len(value) > MAX_VALUE_CHARS + 1}
-    rows = [(uc, field, value, num) for uc, field, (value, num) in new if (uc, field) not in too_long]
-    if rows:
-        mark = "%s" if conn.dialect.name == "postgresql" else "?"
-        conn.exec_driver_sql(
-            "INSERT INTO rollup_values (use_case_pk, field, value, num) VALUES "
-            f"{', '.join([f'({mark}, {mark}, {mark}, {mark})'] * len(rows))} ON CONFLICT DO NOTHING",
-            tuple(x for row in rows for x in row),
-        )
-    grown = sorted({(uc, field) for uc, field, *_ in rows})
-    counts = conn.execute(
-        select(v.use_case_pk, v.field, func.count())
-        .where(tuple_(v.use_case_pk, v.field).in_(grown))
-        .group_by(v.use_case_pk, v.field)
+    dropped = too_long | {key for key, n in held.items() if n > MAX_VALUES}
+    _insert_new(
+        conn,
+        "rollup_values (use_case_pk, field, value, num)",
+        [(uc, field, value, num) for uc, field, (value, num) in new if (uc, field) not in dropped],
     )
-    dropped = too_long | {(uc, field) for uc, field, n in counts if n > MAX_VALUES}
     if dropped:
         f = rollup_fields.c
         conn.execute(
@@ -154,6 +145,18 @@ def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tup
             .values(rolled_up=False)
         )
     return dropped
+
+
+def _insert_new(conn: Connection, table_and_columns: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert the rows that are not there yet (one statement: few values, few fields)."""
+    if not rows:
+        return
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    row = f"({', '.join([mark] * len(rows[0]))})"
+    conn.exec_driver_sql(
+        f"INSERT INTO {table_and_columns} VALUES {', '.join([row] * len(rows))} ON CONFLICT DO NOTHING",
+        tuple(value for row in rows for value in row),
+    )
 
 
 # -- reading ------------------------------------------------------------------------------------------------
