@@ -116,15 +116,23 @@ def test_events_lacking_a_grouped_field_are_counted_under_none(services):
     assert _by(services, workspace, request) == {(1, "a"): 1, (1, None): 1, (None, "a"): 1, (None, None): 2}
 
 
-def test_a_grouped_field_under_a_filter_on_another_reads_one_range_of_the_rollup(sqlite_services, tmp_path):
+@pytest.mark.parametrize(
+    ("grouped", "filtered", "value", "kind", "searched"),
+    [
+        # A pair's row is keyed by line_id's value, then shift's ("line_id" < "shift").
+        ("line_id", "shift", "b", "string", "field2=? AND value2=? AND num2=?"),
+        ("shift", "line_id", 7, "number", "value2=? AND num2=? AND value=? AND num=?"),
+    ],
+)
+def test_a_grouped_field_under_a_filter_on_another_seeks_in_the_rollup(
+    sqlite_services, tmp_path, grouped, filtered, value, kind, searched
+):
     services = sqlite_services
-    metadata = [{"line_id": n % 20, "shift": "abc"[n % 3]} for n in range(120)]
-    workspace, use_case = _store(services, metadata)
-    shift_b = {"field": "shift", "operator": "eq", "value": "b", "type": "string"}
+    workspace, use_case = _store(services, [{"line_id": n % 20, "shift": "abc"[n % 3]} for n in range(120)])
     request = {
         "useCaseId": use_case,
-        "groupBy": ["customMetadata.line_id"],
-        "customMetadataFilters": [shift_b],
+        "groupBy": [f"customMetadata.{grouped}"],
+        "customMetadataFilters": [{"field": filtered, "operator": "eq", "value": value, "type": kind}],
     }
     statements: list[tuple[str, Any]] = []
 
@@ -137,11 +145,15 @@ def test_a_grouped_field_under_a_filter_on_another_reads_one_range_of_the_rollup
         counts = _by(services, workspace, request)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert sum(counts.values()) == 40 and (None,) not in counts
+    expected = [
+        m for m in ({"line_id": n % 20, "shift": "abc"[n % 3]} for n in range(120)) if m[filtered] == value
+    ]
+    assert sum(counts.values()) == len(expected) == 6 if filtered == "line_id" else 40
+    assert (None,) not in counts
     pair = next((s, p) for s, p in statements if "FROM attr_rollup" in s and "field2 = ?" in s)
     with sqlite3.connect(tmp_path / "data" / "sightlog.db") as db:
         plan = " | ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {pair[0]}", pair[1]))
-    assert "field2=? AND value2=? AND num2=?" in plan, plan
+    assert searched in plan, plan
 
 
 def _rollup_contents(url: str) -> dict[str, set[tuple[Any, ...]]]:

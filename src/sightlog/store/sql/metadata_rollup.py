@@ -2,8 +2,8 @@
 
 "How many events on line 7 in shift b", "events per line in shift b": over millions of events these read
 hundreds of thousands of side-table rows. ``attr_rollup`` counts, per (use case, quarter hour, event type),
-the events holding each value of a field, and each pair of values of two fields, adjusted in the
-transaction that writes or removes the events. Aggregates and counts whose filters are equalities on at
+the events holding each value of a field, and each pair of values of two fields (in name order), adjusted in
+the transaction that writes or removes the events. Aggregates and counts whose filters are equalities on at
 most two such fields, grouped by those fields and the event type, read it instead (the partial quarter
 hours at the edges of a time range still come from the events, as for ``event_rollup``).
 
@@ -75,7 +75,7 @@ def adjust(conn: Connection, counted: Sequence[Counted], sign: int) -> None:
         bucket = rollups.bucket_of(ts)
         for field, value in by_field.items():
             deltas[(uc, field, "", *_SINGLE, *value, bucket, event_type)] += sign
-        for (field, value), (field2, value2) in itertools.permutations(by_field.items(), 2):
+        for (field, value), (field2, value2) in itertools.combinations(sorted(by_field.items()), 2):
             deltas[(uc, field, field2, *value2, *value, bucket, event_type)] += sign
     rollups.add_counts(conn, "attr_rollup", _KEY, deltas)
 
@@ -275,15 +275,19 @@ def _sums(
         rows = rollups.read(conn, bare, ["eventType"] if by_type else [], bucket_us, start, end)
         return {(bucket, key[0] if by_type else None): n for bucket, key, n in rows}
     r = attr_rollup.c
-    # A filtered field goes second: its value is in the key before the first field's, so the rows of
-    # "F grouped where G = g" are one range.
-    first, *rest = sorted(fields, key=lambda f: f.allowed is not None)
+    first, *rest = sorted(fields, key=lambda f: f.name)  # a pair's row is keyed by the fields in name order
     second = rest[0] if rest else None
     where = [r.use_case_pk == plan.use_case_pk, r.field == first.name, *_matching(r.value, r.num, first)]
     if second is None:
         where += [r.field2 == "", r.value2 == _SINGLE[0], r.num2 == _SINGLE[1]]
     else:
         where += [r.field2 == second.name, *_matching(r.value2, r.num2, second)]
+        if first.allowed is not None and second.allowed is None:
+            # The second field's value comes first in the key: naming its values turns the filter on the
+            # first into one seek per value instead of a scan of every pair. (Two IN lists, which SQLite
+            # seeks by, not one of pairs, which it scans; every pair of the field's rows is in both.)
+            held = _values_held(conn, plan.use_case_pk, second.name)
+            where += [r.value2.in_({v for v, _ in held}), r.num2.in_({n for _, n in held})]
     if start is not None:
         where.append(r.bucket >= start)
     if end is not None:
@@ -309,6 +313,12 @@ def _sums(
         key = (bucket, event_type, *(decode(raw[i], raw[i + 1]) for i in range(0, len(raw), 2)))
         sums[key] = int(row[-1] or 0)  # no rows at all: NULL
     return sums
+
+
+def _values_held(conn: Connection, use_case_pk: int, field: str) -> list[Value]:
+    v = rollup_values.c
+    query = select(v.value, v.num).where(v.use_case_pk == use_case_pk, v.field == field)
+    return [(value, num) for value, num in conn.execute(query)]
 
 
 def _matching(

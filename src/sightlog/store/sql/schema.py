@@ -91,9 +91,8 @@ event_rollup = Table(
 )
 
 # Events per use case, quarter hour and type holding a custom metadata value (``field2`` '') or a pair of
-# values of two fields (both orders): see store/sql/metadata_rollup.py. A value is its type letter, then the
-# string for strings ("sb"); numbers and booleans keep theirs in ``num`` ("n", 7.0). The key starts with the
-# fields and the filtered value, so each question reads one contiguous range.
+# values of two fields (``field`` < ``field2``): see store/sql/metadata_rollup.py. A value is its type letter,
+# then the string for strings ("sb"); numbers and booleans keep theirs in ``num`` ("n", 7.0).
 attr_rollup = Table(
     "attr_rollup",
     metadata,

@@ -71,7 +71,11 @@ def upgrade() -> None:
         f"FROM event_attrs a {_ROLLED.format(f='f', t='a')} WHERE a.ns = 'm'"
     )
     # Event types by event, read from the small type index instead of the events' large rows.
-    integer = "BIGINT" if op.get_bind().dialect.name == "postgresql" else "INTEGER"
+    postgres = op.get_bind().dialect.name == "postgresql"
+    integer = "BIGINT" if postgres else "INTEGER"
+    # A pair is keyed by its fields in code point order, as Python sorts them at ingest (SQLite compares
+    # text that way; PostgreSQL in the database's collation unless told).
+    in_code_point_order = ' COLLATE "C"' if postgres else ""
     op.execute(f"CREATE TEMPORARY TABLE types_of_events (pk {integer} PRIMARY KEY, event_type VARCHAR(32))")
     op.execute("INSERT INTO types_of_events SELECT pk, event_type FROM events")
     op.execute(
@@ -85,7 +89,8 @@ def upgrade() -> None:
         f"SELECT a.use_case_pk, a.key, b.key, {_VALUE.format(t='b')}, {_NUM.format(t='b')}, {value}, {num}, "
         f"{_BUCKET}, t.event_type, count(*) "
         f"FROM event_attrs a {_ROLLED.format(f='f', t='a')} "
-        "JOIN event_attrs b ON b.event_pk = a.event_pk AND b.ns = 'm' AND b.key <> a.key "
+        "JOIN event_attrs b ON b.event_pk = a.event_pk AND b.ns = 'm' "
+        f"AND b.key > a.key{in_code_point_order} "
         f"{_ROLLED.format(f='g', t='b')} JOIN types_of_events t ON t.pk = a.event_pk "
         "WHERE a.ns = 'm' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
     )
