@@ -23,6 +23,7 @@ BUCKET_US = 900_000_000
 MAX_FIELDS = 6
 MAX_VALUES = 50
 MAX_VALUE_CHARS = 100
+_EVENTS_PER_STEP = 1_000_000
 # Floor, also before 1970 (SQL's % truncates toward zero).
 _BUCKET = f"(a.ts - ((a.ts % {BUCKET_US}) + {BUCKET_US}) % {BUCKET_US})"
 # A value as attr_rollup holds it (custom metadata values are scalars): the type letter, then the string for
@@ -71,29 +72,41 @@ def upgrade() -> None:
         f"FROM event_attrs a {_ROLLED.format(f='f', t='a')} WHERE a.ns = 'm'"
     )
     # Event types by event, read from the small type index instead of the events' large rows.
-    postgres = op.get_bind().dialect.name == "postgresql"
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
     integer = "BIGINT" if postgres else "INTEGER"
+    op.execute(f"CREATE TEMPORARY TABLE types_of_events (pk {integer} PRIMARY KEY, event_type VARCHAR(32))")
+    op.execute("INSERT INTO types_of_events SELECT pk, event_type FROM events")
     # A pair is keyed by its fields in code point order, as Python sorts them at ingest (SQLite compares
     # text that way; PostgreSQL in the database's collation unless told).
     in_code_point_order = ' COLLATE "C"' if postgres else ""
-    op.execute(f"CREATE TEMPORARY TABLE types_of_events (pk {integer} PRIMARY KEY, event_type VARCHAR(32))")
-    op.execute("INSERT INTO types_of_events SELECT pk, event_type FROM events")
-    op.execute(
-        "INSERT INTO attr_rollup "
+    singles = (
         f"SELECT a.use_case_pk, a.key, '', '', 0.0, {value}, {num}, {_BUCKET}, t.event_type, count(*) "
         f"FROM event_attrs a {_ROLLED.format(f='f', t='a')} JOIN types_of_events t ON t.pk = a.event_pk "
-        "WHERE a.ns = 'm' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
     )
-    op.execute(
-        "INSERT INTO attr_rollup "
+    pairs = (
         f"SELECT a.use_case_pk, a.key, b.key, {_VALUE.format(t='b')}, {_NUM.format(t='b')}, {value}, {num}, "
         f"{_BUCKET}, t.event_type, count(*) "
         f"FROM event_attrs a {_ROLLED.format(f='f', t='a')} "
         "JOIN event_attrs b ON b.event_pk = a.event_pk AND b.ns = 'm' "
         f"AND b.key > a.key{in_code_point_order} "
         f"{_ROLLED.format(f='g', t='b')} JOIN types_of_events t ON t.pk = a.event_pk "
-        "WHERE a.ns = 'm' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9"
     )
+    # By ranges of events, so that the database sorts one range's rows at a time (SQLite keeps them in
+    # memory here: 7.9 GB for the pairs of 10 M events at once); a quarter hour split between two ranges
+    # is added up by the upsert.
+    last = bind.execute(sa.text("SELECT max(pk) FROM events")).scalar() or 0
+    for start in range(0, last + 1, _EVENTS_PER_STEP):
+        for select in (singles, pairs):
+            op.execute(
+                sa.text(
+                    f"INSERT INTO attr_rollup {select} "
+                    "WHERE a.ns = 'm' AND a.event_pk >= :start AND a.event_pk < :end "
+                    "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 "
+                    "ON CONFLICT (use_case_pk, field, field2, value2, num2, value, num, bucket, event_type) "
+                    "DO UPDATE SET event_count = attr_rollup.event_count + excluded.event_count"
+                ).bindparams(start=start, end=start + _EVENTS_PER_STEP)
+            )
     op.execute("DROP TABLE types_of_events")
 
 
