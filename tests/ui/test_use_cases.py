@@ -45,6 +45,7 @@ def test_create_rename_archive(admin_page: Any, ui_server: UiServer) -> None:
     admin_page.wait_for_url("**/ui/?archived=1")
     row.locator(".badge:has-text('archived')").wait_for()
     row.locator("button:has-text('Unarchive')").click()
+    admin_page.locator("text=Unarchived.").wait_for()  # done: a list reloaded before it still hides the row
     admin_page.uncheck("#show-archived")
     row.wait_for()
 

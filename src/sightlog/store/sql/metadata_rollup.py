@@ -288,12 +288,7 @@ def _sums(
             # seeks by, not one of pairs, which it scans; every pair of the field's rows is in both.)
             held = _values_held(conn, plan.use_case_pk, second.name)
             where += [r.value2.in_({v for v, _ in held}), r.num2.in_({n for _, n in held})]
-    if start is not None:
-        where.append(r.bucket >= start)
-    if end is not None:
-        where.append(r.bucket < end)
-    if plan.event_types is not None:
-        where.append(r.event_type.in_(plan.event_types))
+    where += rollups.window(attr_rollup, plan, start, end)
     keys: list[ColumnElement[Any]] = [r.bucket] if bucket_us else []
     keys += [r.event_type] if by_type else []
     value_columns = {first.name: (r.value, r.num)}

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, Table, func, select
 
 from sightlog.models.query import QueryPlan
 from sightlog.store.sql.schema import event_rollup
@@ -93,14 +93,8 @@ def read(
     keys = [columns[k] for k in group_by]
     bucket = r.bucket if bucket_us else None
     grouped = [c for c in (bucket, *keys) if c is not None]
-    where = [r.use_case_pk == plan.use_case_pk]
+    where = [r.use_case_pk == plan.use_case_pk, *window(event_rollup, plan, start, end)]
     where.append(r.class_name != ALL_EVENTS if "class" in group_by else r.class_name == ALL_EVENTS)
-    if start is not None:
-        where.append(r.bucket >= start)
-    if end is not None:
-        where.append(r.bucket < end)
-    if plan.event_types is not None:
-        where.append(r.event_type.in_(plan.event_types))
     total = func.sum(r.event_count)
     query = select(*grouped, total).where(*where).having(total > 0)
     if grouped:
@@ -109,3 +103,15 @@ def read(
     return [
         (row[0] if bucket_us else None, tuple(row[offset:-1]), int(row[-1])) for row in conn.execute(query)
     ]
+
+
+def window(rollup: Table, plan: QueryPlan, start: int | None, end: int | None) -> list[ColumnElement[bool]]:
+    """A rollup's rows in the buckets [start, end) (None: unbounded) of the plan's event types."""
+    where = []
+    if start is not None:
+        where.append(rollup.c.bucket >= start)
+    if end is not None:
+        where.append(rollup.c.bucket < end)
+    if plan.event_types is not None:
+        where.append(rollup.c.event_type.in_(plan.event_types))
+    return where
