@@ -34,6 +34,25 @@ def aggregate(
     read = _rollup_reader(conn, plan, group_by, bucket_us)
     if read is None:
         return _from_events(conn, plan, group_by, bucket_us)
+    return _from_rollup(conn, plan, group_by, bucket_us, read)
+
+
+def count(conn: Connection, plan: QueryPlan) -> int:
+    """The number of matching events: from a rollup where one covers the filters, else from the events."""
+    read = _rollup_reader(conn, plan, [], None)
+    if read is None:
+        return query_sql.count(conn, plan)
+    return sum(n for _, _, n in _from_rollup(conn, plan, [], None, read))
+
+
+def _from_rollup(
+    conn: Connection,
+    plan: QueryPlan,
+    group_by: list[str],
+    bucket_us: int | None,
+    read: metadata_rollup.Reader,
+) -> list[tuple[int | None, tuple[Any, ...], int]]:
+    """The whole quarter hours of the range from the rollup, the partial ones at its edges from the events."""
     start, end = rollups.aligned_range(plan)
     rows = read(start, end)
     # The partial quarter hours at the edges of the range, from the events.
@@ -45,13 +64,6 @@ def aggregate(
         if edge_start < plan.end_ts:
             rows += _from_events(conn, replace(plan, start_ts=edge_start), group_by, bucket_us)
     return rows
-
-
-def count(conn: Connection, plan: QueryPlan) -> int:
-    """The number of matching events: from a rollup where one covers the filters, else from the events."""
-    if _rollup_reader(conn, plan, [], None) is None:
-        return query_sql.count(conn, plan)
-    return sum(n for _, _, n in aggregate(conn, plan, [], None))
 
 
 def _rollup_reader(
