@@ -44,7 +44,7 @@ EXAMPLES = int(os.environ.get("SIGHTLOG_PROPERTY_EXAMPLES", "60"))
 PAGING_EXAMPLES = max(1, EXAMPLES // 2)
 SHRINK = bool(os.environ.get("SIGHTLOG_PROPERTY_SHRINK"))
 QUERIES = 5  # per example of the main test, each under both plans, then aggregated
-ROLLUP_QUERIES = 3  # per example: metadata equalities and groupings, counted and aggregated
+ROLLUP_QUERIES = 3  # per example: equalities and groupings on fields, counted and aggregated
 CLOCK_EXAMPLES = max(1, EXAMPLES // 2)
 AGGREGATES = 6  # per example of the clock-change test
 SEEDS = st.integers(0, 2**32 - 1)
@@ -603,24 +603,28 @@ class QueryMaker:
         }
 
     def rollup_aggregate(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """A query and a grouping of the kind the metadata rollup answers (store/sql/metadata_rollup.py):
-        equalities on one or two custom metadata fields, those fields grouped by or not, maybe the event
-        type, in a time range or not (its partial quarter hours are counted from the events)."""
+        """A query and a grouping of the kind the field rollup answers (store/sql/attr_rollup.py):
+        equalities on one or two custom metadata or eventData fields, those fields grouped by or not, maybe
+        the event type, in a time range or not (its partial quarter hours are counted from the events)."""
         rnd = self.rnd
         use_case = rnd.choice([name for name in USE_CASES if self.stored(name)])
         pools = self.everything = self.pools(use_case, None)
-        fields = rnd.sample(
-            pools.keys["m"] or METADATA_KEYS, min(len(pools.keys["m"]) or 1, rnd.randint(1, 2))
-        )
+        namespace = rnd.choice(("m", "m", "d"))
+        filters, group_prefix = {
+            "m": ("customMetadataFilters", "customMetadata."),
+            "d": ("eventFieldFilters", "eventData."),
+        }[namespace]
+        held = pools.keys[namespace] or (METADATA_KEYS if namespace == "m" else FIELD_KEYS)
+        fields = rnd.sample(held, min(len(held), rnd.randint(1, 2)))
         query: dict[str, Any] = {"useCaseId": use_case}
         group_by: list[str] = []
         for field in fields:
             role = rnd.choice(("filter", "group", "group", "both"))
             if role != "group":
-                flt = self.value_filter(pools, "m", field, operators=("eq", "in"))
-                query.setdefault("customMetadataFilters", []).append(flt)
+                flt = self.value_filter(pools, namespace, field, operators=("eq", "in"))
+                query.setdefault(filters, []).append(flt)
             if role != "filter":
-                group_by.append(f"customMetadata.{field}")
+                group_by.append(group_prefix + field)
         if len(group_by) < 2 and rnd.random() < 0.4:
             group_by.insert(rnd.randint(0, len(group_by)), "eventType")
         if rnd.random() < 0.3:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, func, literal, select
 
 from sightlog.models.query import QueryPlan
-from sightlog.store.sql import metadata_rollup, rollups
+from sightlog.store.sql import attr_rollup, rollups
 from sightlog.store.sql import query as query_sql
 from sightlog.store.sql.schema import detections, event_attrs, events
 
@@ -50,7 +50,7 @@ def _from_rollup(
     plan: QueryPlan,
     group_by: list[str],
     bucket_us: int | None,
-    read: metadata_rollup.Reader,
+    read: attr_rollup.Reader,
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
     """The whole quarter hours of the range from the rollup, the partial ones at its edges from the events."""
     start, end = rollups.aligned_range(plan)
@@ -68,11 +68,11 @@ def _from_rollup(
 
 def _rollup_reader(
     conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
-) -> metadata_rollup.Reader | None:
+) -> attr_rollup.Reader | None:
     """How to read the aggregate from a rollup between two quarter hours (None: only from the events)."""
     if rollups.covers(plan, group_by, bucket_us):
         return lambda start, end: rollups.read(conn, plan, group_by, bucket_us, start, end)
-    return metadata_rollup.reader(conn, plan, group_by, bucket_us)
+    return attr_rollup.reader(conn, plan, group_by, bucket_us)
 
 
 def _from_events(

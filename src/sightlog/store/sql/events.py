@@ -14,7 +14,7 @@ import orjson
 from sqlalchemy import Connection, Row, Table, delete, select, tuple_, update
 
 from sightlog.models.records import EventRow
-from sightlog.store.sql import metadata_rollup, rollups
+from sightlog.store.sql import attr_rollup, rollups
 from sightlog.store.sql.schema import (
     detections,
     event_attrs,
@@ -90,9 +90,7 @@ def write_events(conn: Connection, workspace_pk: int, rows: Sequence[EventRow], 
 
     _add_stats(conn, rows)
     rollups.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, (c for c, _ in r.detections)) for r in rows], 1)
-    metadata_rollup.adjust(
-        conn, [(r.use_case_pk, r.ts, r.event_type, [a[1:] for a in r.attrs if a[0] == "m"]) for r in rows], 1
-    )
+    attr_rollup.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, r.attrs) for r in rows], 1)
     _add_metadata_fields(conn, rows)
     feedback_targets = {r.related_event_id for r in rows if r.related_event_id} | stale_targets
     written = {r.event_id: (pk, r.ts) for pk, r in pairs}
@@ -146,15 +144,13 @@ def _remove(conn: Connection, workspace_pk: int, old: list[Row]) -> None:
     ):
         classes[pk].add(class_name)
     rollups.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, classes[r.pk]) for r in old], -1)
-    metadata: dict[int, list[tuple[str, str, str | None, float | None]]] = {pk: [] for pk in pks}
+    attrs: dict[int, list[attr_rollup.Attr]] = {pk: [] for pk in pks}
     a = event_attrs.c
     for pk, *attr in conn.execute(
-        select(a.event_pk, a.key, a.value_type, a.str_value, a.num_value).where(
-            a.event_pk.in_(pks), a.ns == "m"
-        )
+        select(a.event_pk, a.ns, a.key, a.value_type, a.str_value, a.num_value).where(a.event_pk.in_(pks))
     ):
-        metadata[pk].append(tuple(attr))
-    metadata_rollup.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, metadata[r.pk]) for r in old], -1)
+        attrs[pk].append(tuple(attr))
+    attr_rollup.adjust(conn, [(r.use_case_pk, r.ts, r.event_type, attrs[r.pk]) for r in old], -1)
     for table in (event_attrs, detections):
         conn.execute(delete(table).where(table.c.event_pk.in_(pks)))
     # With ts in the condition PostgreSQL prunes to the partitions that hold the rows.

@@ -90,9 +90,10 @@ event_rollup = Table(
     Column("event_count", BigInteger, nullable=False),
 )
 
-# Events per use case, quarter hour and type holding a custom metadata value (``field2`` '') or a pair of
-# values of two fields (``field`` < ``field2``): see store/sql/metadata_rollup.py. A value is its type letter,
-# then the string for strings ("sb"); numbers and booleans keep theirs in ``num`` ("n", 7.0).
+# Events per use case, quarter hour and type holding a value of a custom metadata or eventData field
+# (``field2`` '') or a pair of values of two fields (``field`` < ``field2``): see store/sql/attr_rollup.py.
+# A value is its type letter, then the string for strings ("sb"); numbers and booleans keep theirs in ``num``
+# ("n", 7.0). eventData fields are named "eventData.<key>".
 attr_rollup = Table(
     "attr_rollup",
     metadata,
@@ -109,8 +110,8 @@ attr_rollup = Table(
     sqlite_with_rowid=False,
 )
 
-# Which custom metadata fields of a use case ``attr_rollup`` counts (``rolled_up``), and the values seen of
-# those: a field is rolled up from its first event while it has few values (see metadata_rollup.py).
+# Which fields of a use case ``attr_rollup`` counts (``rolled_up``), and the values seen of those: a field is
+# rolled up from its first event while it has few values (see attr_rollup.py).
 rollup_fields = Table(
     "rollup_fields",
     metadata,

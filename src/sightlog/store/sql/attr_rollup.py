@@ -1,16 +1,20 @@
-"""Event counts per custom metadata value and pair of values, kept in step with the events.
+"""Event counts per value, and pair of values, of custom metadata and eventData fields, kept in step.
 
-"How many events on line 7 in shift b", "events per line in shift b": over millions of events these read
+"How many events on line 7 in shift b", "failed checks per day": over millions of events these read
 hundreds of thousands of side-table rows. ``attr_rollup`` counts, per (use case, quarter hour, event type),
-the events holding each value of a field, and each pair of values of two fields (in name order), adjusted in
-the transaction that writes or removes the events. Aggregates and counts whose filters are equalities on at
-most two such fields, grouped by those fields and the event type, read it instead (the partial quarter
-hours at the edges of a time range still come from the events, as for ``event_rollup``).
+the events holding each value of a field, and each pair of values of two fields of one namespace (in name
+order), adjusted in the transaction that writes or removes the events. Aggregates and counts whose filters
+are equalities on at most two such fields, grouped by those fields and the event type, read it instead (the
+partial quarter hours at the edges of a time range still come from the events, as for ``event_rollup``).
 
-Only fields with few values can be counted this way: a field is rolled up from its first event, among the
-first ``MAX_FIELDS`` of its use case, until it shows more than ``MAX_VALUES`` values or a string longer than
-``MAX_VALUE_CHARS``; then it is dropped for good and its questions go to the events. Rows written for it
-before are left behind: at most one batch's worth, never read again.
+Fields are named as custom metadata keys are ("line_id"), and eventData fields with ``DATA`` before their
+key ("eventData.result"): a custom metadata key never holds a dot (SPEC §3.2), so the two never meet.
+
+Only fields with few values can be counted this way. A field is rolled up from its first batch, among the
+first ``MAX_FIELDS`` of its use case and namespace (the most used first when several arrive together), while
+it shows at most ``MAX_VALUES`` values, each a scalar of at most ``MAX_VALUE_CHARS``; past that it is
+dropped for good and its questions go to the events. Rows written for it before are left behind: at most one
+batch's worth, never read again.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from sightlog.models.query import QueryPlan, ValueFilter
 from sightlog.store.sql import rollups
 from sightlog.store.sql.schema import attr_rollup, rollup_fields, rollup_values
 
-MAX_FIELDS = 6  # per use case: every event adds a row per rolled-up field and per ordered pair of them
+MAX_FIELDS = 6  # per use case and namespace: every event adds a row per rolled-up field and pair of them
 MAX_VALUES = 50
 MAX_VALUE_CHARS = 100
+MAX_NAME_CHARS = 100  # as the field columns hold
+DATA = "eventData."
 _METADATA = "customMetadata."
 _KEY = ("use_case_pk", "field", "field2", "value2", "num2", "value", "num", "bucket", "event_type")
 _SINGLE = ("", 0.0)  # (value2, num2) of the rows that count one field's values
@@ -39,7 +45,8 @@ Rows = list[tuple[int | None, tuple[Any, ...], int]]
 
 
 def encode(value_type: str, text: str | None, number: float | None) -> Value:
-    """Custom metadata values are scalars (validation): strings, numbers and booleans."""
+    """Strings as "s" and the string; numbers ("n"), booleans ("b") and the others ("x": null, list or
+    object, which eventData may hold) by their number."""
     if value_type == "s":
         return "s" + (text or ""), 0.0
     return value_type, (number or 0.0) + 0.0  # + 0.0: -0.0 and 0.0 are one value
@@ -51,58 +58,85 @@ def decode(value: str, number: float) -> str | float | bool:
     return bool(number) if value == "b" else number
 
 
+def name_of(namespace: str, key: str) -> str:
+    """The rollup's name for a custom metadata ("m") or eventData ("d") field."""
+    return key if namespace == "m" else DATA + key
+
+
+def _namespace(name: str) -> str:
+    return "d" if name.startswith(DATA) else "m"
+
+
+def _fits(value: Value) -> bool:
+    """Whether a value can be counted: a scalar, at most MAX_VALUE_CHARS long."""
+    return value[0] != "x" and len(value[0]) <= MAX_VALUE_CHARS + 1
+
+
 # -- writing ------------------------------------------------------------------------------------------------
 
-# An event to count: (use case, ts, event type, custom metadata as (field, value type, text, number)).
-Counted = tuple[int, int, str, Sequence[tuple[str, str, str | None, float | None]]]
+# A field's value as event_attrs holds it: (namespace, key, value type, text, number).
+Attr = tuple[str, str, str, str | None, float | None]
+# An event to count: (use case, ts, event type, its fields).
+Counted = tuple[int, int, str, Sequence[Attr]]
+Named = tuple[int, int, str, dict[str, Value]]
 
 
 def adjust(conn: Connection, counted: Sequence[Counted], sign: int) -> None:
     """Add (sign 1) or take away (-1) events from the counts of their rolled-up fields."""
-    named = {(uc, field) for uc, _, _, attrs in counted for field, *_ in attrs}
-    if not named:
+    named: list[Named] = [(uc, ts, et, _values_by_name(attrs)) for uc, ts, et, attrs in counted]
+    fields = {(uc, name) for uc, _, _, values in named for name in values}
+    if not fields:
         return
-    rolled = _rolled_up_fields(conn, named, add_new=sign > 0)
-    values = [(uc, ts, et, _values_of(uc, attrs, rolled)) for uc, ts, et, attrs in counted]
-    if sign > 0:
-        dropped = _note_values(conn, {(uc, f, v) for uc, _, _, vs in values for f, v in vs.items()})
-        rolled -= dropped
-        values = [
-            (uc, ts, et, {f: v for f, v in vs.items() if (uc, f) in rolled}) for uc, ts, et, vs in values
-        ]
+    rolled = _admit(conn, named) if sign > 0 else _rolled_up(conn, fields)
     deltas: Counter[tuple[Any, ...]] = Counter()
-    for uc, ts, event_type, by_field in values:
+    for uc, ts, event_type, values in named:
         bucket = rollups.bucket_of(ts)
-        for field, value in by_field.items():
-            deltas[(uc, field, "", *_SINGLE, *value, bucket, event_type)] += sign
-        for (field, value), (field2, value2) in itertools.combinations(sorted(by_field.items()), 2):
-            deltas[(uc, field, field2, *value2, *value, bucket, event_type)] += sign
+        kept = sorted((name, value) for name, value in values.items() if (uc, name) in rolled)
+        for name, value in kept:
+            deltas[(uc, name, "", *_SINGLE, *value, bucket, event_type)] += sign
+        for (name, value), (name2, value2) in itertools.combinations(kept, 2):
+            if _namespace(name) == _namespace(name2):
+                deltas[(uc, name, name2, *value2, *value, bucket, event_type)] += sign
     rollups.add_counts(conn, "attr_rollup", _KEY, deltas)
 
 
-def _values_of(
-    uc: int, attrs: Iterable[tuple[str, str, str | None, float | None]], rolled: set[tuple[int, str]]
-) -> dict[str, Value]:
-    return {field: encode(*value) for field, *value in attrs if (uc, field) in rolled}
+def _values_by_name(attrs: Iterable[Attr]) -> dict[str, Value]:
+    named = ((name_of(ns, key), encode(*value)) for ns, key, *value in attrs)
+    return {name: value for name, value in named if len(name) <= MAX_NAME_CHARS}
 
 
-def _rolled_up_fields(
-    conn: Connection, named: set[tuple[int, str]], *, add_new: bool
-) -> set[tuple[int, str]]:
-    """The named (use case, field) pairs that are rolled up; with ``add_new``, fields never seen before are
-    registered, rolled up while their use case has fewer than MAX_FIELDS."""
-    use_cases = sorted({uc for uc, _ in named})
+def _admit(conn: Connection, named: list[Named]) -> set[tuple[int, str]]:
+    """The (use case, field) pairs of these new events that are rolled up: fields never seen before are
+    registered, and fields whose values no longer fit are dropped."""
+    seen: defaultdict[tuple[int, str], set[Value]] = defaultdict(set)
+    uses: Counter[tuple[int, str]] = Counter()
+    for uc, _, _, values in named:
+        for name, value in values.items():
+            seen[(uc, name)].add(value)
+            uses[(uc, name)] += 1
+    use_cases = sorted({uc for uc, _ in seen})
     known = _field_states(conn, use_cases)
-    new = sorted(named - known.keys())
-    if add_new and new:
-        active = Counter(uc for (uc, _), rolled in known.items() if rolled)
+    new = [key for key in seen if key not in known]
+    if new:
+        # A field that cannot be counted already takes no place; the others take places most used first, so
+        # that the fields of a use case's first batch are chosen as the migrations choose them.
+        active = Counter((uc, _namespace(name)) for (uc, name), rolled in known.items() if rolled)
         rows = []
-        for uc, field in new:
-            rows.append((uc, field, active[uc] < MAX_FIELDS))
-            active[uc] += 1
-        _insert_new(conn, "rollup_fields (use_case_pk, field, rolled_up)", rows)
+        for uc, name in sorted(new, key=lambda key: (-uses[key], key)):
+            values = seen[(uc, name)]
+            fits = len(values) <= MAX_VALUES and all(map(_fits, values))
+            rolled = fits and active[(uc, _namespace(name))] < MAX_FIELDS
+            active[(uc, _namespace(name))] += rolled
+            rows.append((uc, name, rolled))
+        _insert_new(conn, "rollup_fields (use_case_pk, field, rolled_up)", sorted(rows))
         known = _field_states(conn, use_cases)  # a concurrent writer may have registered some first
-    return {key for key in named if known.get(key)}
+    rolled = {key for key in seen if known.get(key)}
+    return rolled - _note_values(conn, {(uc, name, v) for uc, name in rolled for v in seen[(uc, name)]})
+
+
+def _rolled_up(conn: Connection, fields: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    known = _field_states(conn, sorted({uc for uc, _ in fields}))
+    return {key for key in fields if known.get(key)}
 
 
 def _field_states(conn: Connection, use_cases: list[int]) -> dict[tuple[int, str], bool]:
@@ -112,8 +146,8 @@ def _field_states(conn: Connection, use_cases: list[int]) -> dict[tuple[int, str
 
 
 def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tuple[int, str]]:
-    """Record the values seen of rolled-up fields; returns the fields that now have too many (or too long)
-    values, which are dropped instead.
+    """Record the values seen of rolled-up fields; returns the fields that now have too many values, or one
+    that does not fit, which are dropped instead.
 
     Under concurrent writers (PostgreSQL) two may each add values to one field and pass the bound together
     unnoticed: a soft bound, which only costs rollup rows.
@@ -130,8 +164,8 @@ def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tup
     if not new:
         return set()
     held = Counter((uc, field) for uc, field, _ in known) + Counter((uc, field) for uc, field, _ in new)
-    too_long = {(uc, field) for uc, field, (value, _) in new if len(value) > MAX_VALUE_CHARS + 1}
-    dropped = too_long | {key for key, n in held.items() if n > MAX_VALUES}
+    unfit = {(uc, field) for uc, field, value in new if not _fits(value)}
+    dropped = unfit | {key for key, n in held.items() if n > MAX_VALUES}
     _insert_new(
         conn,
         "rollup_values (use_case_pk, field, value, num)",
@@ -189,26 +223,31 @@ def reader(conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: in
 
 
 def _fields(plan: QueryPlan, group_by: list[str]) -> list[_Field] | None:
-    """The one or two metadata fields the aggregate names, if the rollup can answer it."""
+    """The one or two fields (of one namespace) the aggregate names, if the rollup can answer it."""
     if (
         plan.sources
-        or plan.field_filters
         or plan.detection_filters
         or plan.feedback is not None
         or plan.has_warnings is not None
-        or any(k != "eventType" and not k.startswith(_METADATA) for k in group_by)
+        or any(k != "eventType" and not k.startswith((_METADATA, DATA)) for k in group_by)
     ):
         return None
     filters: dict[str, ValueFilter] = {}
-    for flt in plan.metadata_filters:
-        if flt.operator not in ("eq", "in") or flt.field in filters:
+    named = [(f.field, f) for f in plan.metadata_filters] + [(DATA + f.field, f) for f in plan.field_filters]
+    for name, flt in named:
+        if flt.operator not in ("eq", "in") or name in filters:
             return None
-        filters[flt.field] = flt
-    grouped = [k.removeprefix(_METADATA) for k in group_by if k != "eventType"]
+        filters[name] = flt
+    grouped = [_name_of_key(k) for k in group_by if k != "eventType"]
     names = list(dict.fromkeys([*filters, *grouped]))
-    if not 1 <= len(names) <= 2:
+    if not 1 <= len(names) <= 2 or len({_namespace(n) for n in names}) > 1:
         return None
     return [_Field(n, _allowed(filters[n]) if n in filters else None, n in grouped) for n in names]
+
+
+def _name_of_key(group_key: str) -> str:
+    """The rollup's name for a group key: "customMetadata.line_id" -> "line_id", "eventData.result" as is."""
+    return group_key.removeprefix(_METADATA)
 
 
 def _allowed(flt: ValueFilter) -> list[Value]:
@@ -248,9 +287,7 @@ def _read(
             for (bucket, event_type, *values), n in total(present).items():
                 value_of = dict(zip([f.name for f in present if f.grouped], values, strict=True))
                 value_of.update(dict.fromkeys(lacking))  # summed over the subtracted ones
-                key = tuple(
-                    event_type if k == "eventType" else value_of[k.removeprefix(_METADATA)] for k in group_by
-                )
+                key = tuple(event_type if k == "eventType" else value_of[_name_of_key(k)] for k in group_by)
                 counts[(bucket, key)] += sign * n
     return [(bucket, key, n) for (bucket, key), n in counts.items() if n > 0]
 
@@ -271,7 +308,7 @@ def _sums(
     """Events holding every one of ``fields`` (none: all events), with their filters: count per (bucket or
     None, event type or None, values of the grouped fields)."""
     if not fields:
-        bare = replace(plan, metadata_filters=[])
+        bare = replace(plan, metadata_filters=[], field_filters=[])
         rows = rollups.read(conn, bare, ["eventType"] if by_type else [], bucket_us, start, end)
         return {(bucket, key[0] if by_type else None): n for bucket, key, n in rows}
     r = attr_rollup.c
