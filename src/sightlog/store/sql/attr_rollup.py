@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -63,8 +63,9 @@ def name_of(namespace: str, key: str) -> str:
     return key if namespace == "m" else DATA + key
 
 
-def _namespace(name: str) -> str:
-    return "d" if name.startswith(DATA) else "m"
+def _field_of(name: str) -> tuple[str, str]:
+    """(namespace, key) of a rollup name."""
+    return ("d", name.removeprefix(DATA)) if name.startswith(DATA) else ("m", name)
 
 
 def _fits(value: Value) -> bool:
@@ -78,71 +79,74 @@ def _fits(value: Value) -> bool:
 Attr = tuple[str, str, str, str | None, float | None]
 # An event to count: (use case, ts, event type, its fields).
 Counted = tuple[int, int, str, Sequence[Attr]]
-Named = tuple[int, int, str, dict[str, Value]]
+# Whether a field is rolled up, by (use case, namespace, key): the form ingest holds fields in.
+States = dict[tuple[int, str, str], bool]
 
 
 def adjust(conn: Connection, counted: Sequence[Counted], sign: int) -> None:
     """Add (sign 1) or take away (-1) events from the counts of their rolled-up fields."""
-    named: list[Named] = [(uc, ts, et, _values_by_name(attrs)) for uc, ts, et, attrs in counted]
-    fields = {(uc, name) for uc, _, _, values in named for name in values}
-    if not fields:
+    if not any(attrs for *_, attrs in counted):
         return
-    rolled = _admit(conn, named) if sign > 0 else _rolled_up(conn, fields)
-    deltas: Counter[tuple[Any, ...]] = Counter()
-    for uc, ts, event_type, values in named:
+    states = _field_states(conn, sorted({uc for uc, *_ in counted}))
+    if sign > 0:
+        _admit(conn, counted, states)
+    keys: list[tuple[Any, ...]] = []  # one per row to add the event to (counted at once, in C)
+    for uc, ts, event_type, attrs in counted:
         bucket = rollups.bucket_of(ts)
-        kept = sorted((name, value) for name, value in values.items() if (uc, name) in rolled)
-        for name, value in kept:
-            deltas[(uc, name, "", *_SINGLE, *value, bucket, event_type)] += sign
-        for (name, value), (name2, value2) in itertools.combinations(kept, 2):
-            if _namespace(name) == _namespace(name2):
-                deltas[(uc, name, name2, *value2, *value, bucket, event_type)] += sign
+        # Sorted by namespace, then name: pairs are of one namespace, keyed by their names in order.
+        kept = sorted(
+            (ns, name_of(ns, key), encode(value_type, text, number))
+            for ns, key, value_type, text, number in attrs
+            if states.get((uc, ns, key))
+        )
+        keys += [(uc, name, "", *_SINGLE, *value, bucket, event_type) for _, name, value in kept]
+        keys += [
+            (uc, name, name2, *value2, *value, bucket, event_type)
+            for (ns, name, value), (ns2, name2, value2) in itertools.combinations(kept, 2)
+            if ns == ns2
+        ]
+    deltas = Counter(keys)
+    if sign < 0:
+        deltas = Counter({key: -n for key, n in deltas.items()})
     rollups.add_counts(conn, "attr_rollup", _KEY, deltas)
 
 
-def _values_by_name(attrs: Iterable[Attr]) -> dict[str, Value]:
-    named = ((name_of(ns, key), encode(*value)) for ns, key, *value in attrs)
-    return {name: value for name, value in named if len(name) <= MAX_NAME_CHARS}
-
-
-def _admit(conn: Connection, named: list[Named]) -> set[tuple[int, str]]:
-    """The (use case, field) pairs of these new events that are rolled up: fields never seen before are
-    registered, and fields whose values no longer fit are dropped."""
-    seen: defaultdict[tuple[int, str], set[Value]] = defaultdict(set)
-    uses: Counter[tuple[int, str]] = Counter()
-    for uc, _, _, values in named:
-        for name, value in values.items():
-            seen[(uc, name)].add(value)
-            uses[(uc, name)] += 1
-    use_cases = sorted({uc for uc, _ in seen})
-    known = _field_states(conn, use_cases)
-    new = [key for key in seen if key not in known]
+def _admit(conn: Connection, counted: Sequence[Counted], states: States) -> None:
+    """Register the fields of these new events never seen before, and drop the rolled-up ones whose values
+    no longer fit; ``states`` is brought up to date."""
+    seen: defaultdict[tuple[int, str, str], set[Value]] = defaultdict(set)
+    uses: Counter[tuple[int, str, str]] = Counter()  # of new fields
+    for uc, _, _, attrs in counted:
+        for ns, key, value_type, text, number in attrs:
+            state = states.get((uc, ns, key))
+            if state is not False:
+                seen[(uc, ns, key)].add(encode(value_type, text, number))
+                if state is None:
+                    uses[(uc, ns, key)] += 1
+    new = [field for field in uses if len(name_of(*field[1:])) <= MAX_NAME_CHARS]
     if new:
         # A field that cannot be counted already takes no place; the others take places most used first, so
         # that the fields of a use case's first batch are chosen as the migrations choose them.
-        active = Counter((uc, _namespace(name)) for (uc, name), rolled in known.items() if rolled)
+        active = Counter((uc, ns) for (uc, ns, _), rolled in states.items() if rolled)
         rows = []
-        for uc, name in sorted(new, key=lambda key: (-uses[key], key)):
-            values = seen[(uc, name)]
-            fits = len(values) <= MAX_VALUES and all(map(_fits, values))
-            rolled = fits and active[(uc, _namespace(name))] < MAX_FIELDS
-            active[(uc, _namespace(name))] += rolled
-            rows.append((uc, name, rolled))
+        for uc, ns, key in sorted(new, key=lambda field: (-uses[field], field)):
+            values = seen[(uc, ns, key)]
+            rolled = len(values) <= MAX_VALUES and all(map(_fits, values)) and active[(uc, ns)] < MAX_FIELDS
+            active[(uc, ns)] += rolled
+            rows.append((uc, name_of(ns, key), rolled))
         _insert_new(conn, "rollup_fields (use_case_pk, field, rolled_up)", sorted(rows))
-        known = _field_states(conn, use_cases)  # a concurrent writer may have registered some first
-    rolled = {key for key in seen if known.get(key)}
-    return rolled - _note_values(conn, {(uc, name, v) for uc, name in rolled for v in seen[(uc, name)]})
+        # A concurrent writer may have registered some first.
+        states.update(_field_states(conn, sorted({uc for uc, _, _ in new})))
+    rolled = [field for field in seen if states.get(field)]
+    values = {(uc, name_of(ns, key), value) for uc, ns, key in rolled for value in seen[(uc, ns, key)]}
+    for uc, name in _note_values(conn, values):
+        states[(uc, *_field_of(name))] = False
 
 
-def _rolled_up(conn: Connection, fields: set[tuple[int, str]]) -> set[tuple[int, str]]:
-    known = _field_states(conn, sorted({uc for uc, _ in fields}))
-    return {key for key in fields if known.get(key)}
-
-
-def _field_states(conn: Connection, use_cases: list[int]) -> dict[tuple[int, str], bool]:
+def _field_states(conn: Connection, use_cases: list[int]) -> States:
     f = rollup_fields.c
     query = select(f.use_case_pk, f.field, f.rolled_up).where(f.use_case_pk.in_(use_cases))
-    return {(uc, field): rolled for uc, field, rolled in conn.execute(query)}
+    return {(uc, *_field_of(name)): rolled for uc, name, rolled in conn.execute(query)}
 
 
 def _note_values(conn: Connection, seen: set[tuple[int, str, Value]]) -> set[tuple[int, str]]:
@@ -240,7 +244,7 @@ def _fields(plan: QueryPlan, group_by: list[str]) -> list[_Field] | None:
         filters[name] = flt
     grouped = [_name_of_key(k) for k in group_by if k != "eventType"]
     names = list(dict.fromkeys([*filters, *grouped]))
-    if not 1 <= len(names) <= 2 or len({_namespace(n) for n in names}) > 1:
+    if not 1 <= len(names) <= 2 or len({_field_of(n)[0] for n in names}) > 1:
         return None
     return [_Field(n, _allowed(filters[n]) if n in filters else None, n in grouped) for n in names]
 
