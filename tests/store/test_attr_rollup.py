@@ -162,6 +162,17 @@ def test_event_data_fields_are_counted_apart_from_custom_metadata(services):
     assert _by(services, workspace, high_by_line) == {(0,): 10, (1,): 10}
 
 
+def test_values_python_holds_equal_are_counted_apart(services):
+    # False == 0 == -0.0 and True == 1 in Python; in JSON (and to the user) they are different values.
+    metadata = [{"k": False}, {"k": 0}, {"k": -0.0}, {"k": True}, {"k": 1}, {"k": 1}, {}]
+    workspace, use_case = _store(services, metadata)
+    request = {"useCaseId": use_case, "groupBy": ["customMetadata.k"]}
+    assert _served_by_rollup(services, workspace, request)
+    buckets = services.aggregates.aggregate(workspace, request)["buckets"]
+    counts = sorted((repr(b["key"]["customMetadata.k"]), b["count"]) for b in buckets)
+    assert counts == [("0", 2), ("1", 2), ("False", 1), ("None", 1), ("True", 1)]
+
+
 def test_events_lacking_a_grouped_field_are_counted_under_none(services):
     metadata = [{"line": 1, "shift": "a"}, {"line": 1}, {"shift": "a"}, {"other": True}, {}]
     workspace, use_case = _store(services, metadata)

@@ -57,7 +57,8 @@ def plan_of_count(services: Services, tmp_path: Path, filters: dict[str, Any]) -
     return counted, plan
 
 
-FAILED = {"eventFieldFilters": [{"field": "result", "operator": "eq", "value": "fail", "type": "string"}]}
+# "fail" as a range, not an equality: the field rollup would answer an equality without these plans.
+FAILED = {"eventFieldFilters": [{"field": "result", "operator": "lt", "value": "g", "type": "string"}]}
 
 
 @pytest.mark.parametrize(

@@ -271,7 +271,8 @@ def _read(
     """Counts per key, where a grouped field without a filter also has the events lacking it (None).
 
     Those are counted by inclusion-exclusion over the rollup's totals: with fields F and G both grouped,
-    events lacking both = all, less those with F, less those with G, plus those with both.
+    events lacking both = all, less those with F, less those with G, plus those with both. Values stay
+    encoded until the end: decoded, False and 0.0 would be one key to Python.
     """
     by_type = "eventType" in group_by
     totals: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {}
@@ -293,7 +294,13 @@ def _read(
                 value_of.update(dict.fromkeys(lacking))  # summed over the subtracted ones
                 key = tuple(event_type if k == "eventType" else value_of[_name_of_key(k)] for k in group_by)
                 counts[(bucket, key)] += sign * n
-    return [(bucket, key, n) for (bucket, key), n in counts.items() if n > 0]
+    return [(bucket, _decoded(group_by, key), n) for (bucket, key), n in counts.items() if n > 0]
+
+
+def _decoded(group_by: list[str], key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(
+        v if k == "eventType" or v is None else decode(*v) for k, v in zip(group_by, key, strict=True)
+    )
 
 
 def _subsets(names: list[str]) -> list[tuple[str, ...]]:
@@ -346,7 +353,7 @@ def _sums(
         bucket = row[0] if bucket_us else None
         event_type = row[skip - 1] if by_type else None
         raw = row[skip:-1]
-        key = (bucket, event_type, *(decode(raw[i], raw[i + 1]) for i in range(0, len(raw), 2)))
+        key = (bucket, event_type, *((raw[i], raw[i + 1]) for i in range(0, len(raw), 2)))
         sums[key] = int(row[-1] or 0)  # no rows at all: NULL
     return sums
 
