@@ -14,7 +14,7 @@ from sqlalchemy import Connection, create_engine, inspect, text
 
 from sightlog.config import Settings
 from sightlog.errors import Unavailable
-from sightlog.models.query import DetectionFilter, QueryPlan, ValueFilter
+from sightlog.models.query import DetectionFilter, Grid, QueryPlan, ValueFilter
 from sightlog.services import Services
 from sightlog.store.sql import SqlStore
 from sightlog.store.sql.migrate import head_revision, upgrade
@@ -204,7 +204,7 @@ def test_upgrading_from_0001_keeps_every_event_filterable(empty_database_url):
         by_line = store.aggregate(QueryPlan(use_case_pk=1), ["customMetadata.line_id"], None)
         assert sorted(by_line) == [(None, (7.0,), 1), (None, (8.0,), 1)]
         # The rollup of 0003 was built from the old events: whole quarter hours come from it.
-        by_class = store.aggregate(QueryPlan(use_case_pk=1), ["class", "eventType"], 900_000_000)
+        by_class = store.aggregate(QueryPlan(use_case_pk=1), ["class", "eventType"], Grid(900_000_000))
         assert by_class == [(JAN_2001_US, ("crack", "quality_check"), 2)]
     finally:
         store.close()

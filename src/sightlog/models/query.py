@@ -181,3 +181,12 @@ class QueryPlan:
     detection_filters: list[DetectionFilter] = field(default_factory=list)
     feedback: list[str] | None = None
     has_warnings: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """The time buckets of an aggregate: [origin + k * size, origin + (k + 1) * size) for every integer k,
+    in microseconds since the epoch."""
+
+    size_us: int
+    origin_us: int = 0

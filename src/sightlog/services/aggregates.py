@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sightlog.errors import ErrorDetail, ValidationFailed
-from sightlog.models.query import EventAggregate
+from sightlog.models.query import EventAggregate, Grid, QueryPlan
 from sightlog.models.records import Workspace
 from sightlog.services.events import EventService, parse_model
-from sightlog.services.timeutil import EPOCH
+from sightlog.services.timeutil import EPOCH, now_us
 
-# Fine buckets the store groups by (see store/sql/aggregate.py): every UTC offset is whole quarter hours.
+# Fine buckets the store can always group by (see store/sql/aggregate.py): every UTC offset of the tz
+# database is whole quarter hours, so a quarter hour never straddles a local hour, day or week.
 _FINE_US = {"minute": 60_000_000, "hour": 900_000_000, "day": 900_000_000, "week": 900_000_000}
+# Coarser buckets that usually fit: whole local hours, or days (merged into weeks here).
+_UNIT = {"hour": ("hour", 3_600_000_000), "day": ("day", 86_400_000_000), "week": ("day", 86_400_000_000)}
+_MAX_COARSE_CELLS = 2_000  # checked one by one against the zone (two conversions each)
+_DAY_US = 86_400_000_000
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -40,6 +46,28 @@ def bucket_start(us: int, interval: str, zone: ZoneInfo) -> datetime:
         day -= timedelta(days=day.weekday())
         day = datetime(day.year, day.month, day.day, tzinfo=zone)  # re-resolve the offset after the shift
     return day
+
+
+def _utc_us(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def coarse_grid(interval: str, zone: ZoneInfo, start_us: int, end_us: int) -> Grid | None:
+    """Local hours or days as one grid of fixed cells over [start, end), if every cell lies within one
+    local bucket there (no clock change splits one, no offset of the zone cuts into one); else None.
+
+    Counted by these cells the store returns a row per local bucket and key, instead of one per quarter
+    hour: 30 days by class are 250 rows, not 23,000 (the zone arithmetic of this module is the costly
+    part of an aggregate served by a rollup).
+    """
+    unit, size = _UNIT[interval]
+    first = _utc_us(bucket_start(start_us, unit, zone))
+    if (end_us - first) // size > _MAX_COARSE_CELLS:
+        return None
+    for cell in range(first, end_us, size):
+        if _utc_us(bucket_start(cell + size - 1, unit, zone)) != cell:
+            return None
+    return Grid(size, first % size)
 
 
 def _iso(moment: datetime) -> str:
@@ -67,8 +95,7 @@ class AggregateService:
         request = parse_model(EventAggregate, raw)
         zone = _zone(request.timezone)
         plan, _ = self.events.plan(workspace, request)
-        fine = _FINE_US[request.interval] if request.interval else None
-        rows = self.events.store.aggregate(plan, request.groupBy, fine)
+        rows = self._rows(plan, request.groupBy, request.interval, zone)
         # Keyed by the UTC instant: aware datetimes of one zone compare and hash by wall time, which would
         # merge the two passes through an hour that the clock repeats when it goes back.
         # Values are keyed with their type too: False == 0 and True == 1 in Python, not in JSON.
@@ -96,3 +123,24 @@ class AggregateService:
                 for start, values, n in ordered
             ]
         }
+
+    def _rows(
+        self, plan: QueryPlan, group_by: list[str], interval: str | None, zone: ZoneInfo
+    ) -> list[tuple[int | None, tuple[Any, ...], int]]:
+        """The store's counts by cells that each lie in one local bucket: coarse ones where they fit over
+        the time range (up to a day past now when the range is open: later events, if any, are counted by
+        quarter hours), quarter hours (minutes) otherwise."""
+        store = self.events.store
+        if interval is None:
+            return store.aggregate(plan, group_by, None)
+        fine = Grid(_FINE_US[interval])
+        if interval == "minute" or plan.start_ts is None:
+            return store.aggregate(plan, group_by, fine)
+        end = plan.end_ts if plan.end_ts is not None else max(now_us(), plan.start_ts) + _DAY_US
+        grid = coarse_grid(interval, zone, plan.start_ts, end)
+        if grid is None:
+            return store.aggregate(plan, group_by, fine)
+        rows = store.aggregate(replace(plan, end_ts=end), group_by, grid)
+        if plan.end_ts is None:
+            rows += store.aggregate(replace(plan, start_ts=end), group_by, fine)
+        return rows

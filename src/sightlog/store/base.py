@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from sightlog.models.query import QueryPlan
+from sightlog.models.query import Grid, QueryPlan
 from sightlog.models.records import ApiKey, EventRow, ImageRecord, StoredEvent, UseCase, Workspace
 from sightlog.store.blobs import StagedBlob
 
@@ -56,7 +56,7 @@ class EventStore(Protocol):
     ) -> list[StoredEvent]: ...
     def count(self, plan: QueryPlan) -> int: ...
     def aggregate(
-        self, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+        self, plan: QueryPlan, group_by: list[str], grid: Grid | None
     ) -> list[tuple[int | None, tuple[Any, ...], int]]: ...
 
 

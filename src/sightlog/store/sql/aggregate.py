@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, func, literal, select
 
-from sightlog.models.query import QueryPlan
+from sightlog.models.query import Grid, QueryPlan
 from sightlog.store.sql import attr_rollup, rollups
 from sightlog.store.sql import query as query_sql
 from sightlog.store.sql.schema import detections, event_attrs, events
@@ -27,14 +27,14 @@ _COLUMNS = {
 
 
 def aggregate(
-    conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+    conn: Connection, plan: QueryPlan, group_by: list[str], grid: Grid | None
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
     """Rows of (fine bucket start in µs or None, key values, event count); a (bucket, key) may come in
     several rows, whose counts add up."""
-    read = _rollup_reader(conn, plan, group_by, bucket_us)
+    read = _rollup_reader(conn, plan, group_by, grid)
     if read is None:
-        return _from_events(conn, plan, group_by, bucket_us)
-    return _from_rollup(conn, plan, group_by, bucket_us, read)
+        return _from_events(conn, plan, group_by, grid)
+    return _from_rollup(conn, plan, group_by, grid, read)
 
 
 def count(conn: Connection, plan: QueryPlan) -> int:
@@ -49,7 +49,7 @@ def _from_rollup(
     conn: Connection,
     plan: QueryPlan,
     group_by: list[str],
-    bucket_us: int | None,
+    grid: Grid | None,
     read: attr_rollup.Reader,
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
     """The whole quarter hours of the range from the rollup, the partial ones at its edges from the events."""
@@ -58,25 +58,25 @@ def _from_rollup(
     # The partial quarter hours at the edges of the range, from the events.
     if plan.start_ts is not None and start is not None and plan.start_ts < start:
         edge_end = start if plan.end_ts is None else min(start, plan.end_ts)
-        rows += _from_events(conn, replace(plan, end_ts=edge_end), group_by, bucket_us)
+        rows += _from_events(conn, replace(plan, end_ts=edge_end), group_by, grid)
     if plan.end_ts is not None and end is not None and end < plan.end_ts:
         edge_start = end if plan.start_ts is None else max(end, plan.start_ts)
         if edge_start < plan.end_ts:
-            rows += _from_events(conn, replace(plan, start_ts=edge_start), group_by, bucket_us)
+            rows += _from_events(conn, replace(plan, start_ts=edge_start), group_by, grid)
     return rows
 
 
 def _rollup_reader(
-    conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+    conn: Connection, plan: QueryPlan, group_by: list[str], grid: Grid | None
 ) -> attr_rollup.Reader | None:
     """How to read the aggregate from a rollup between two quarter hours (None: only from the events)."""
-    if rollups.covers(plan, group_by, bucket_us):
-        return lambda start, end: rollups.read(conn, plan, group_by, bucket_us, start, end)
-    return attr_rollup.reader(conn, plan, group_by, bucket_us)
+    if rollups.covers(plan, group_by, grid):
+        return lambda start, end: rollups.read(conn, plan, group_by, grid, start, end)
+    return attr_rollup.reader(conn, plan, group_by, grid)
 
 
 def _from_events(
-    conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+    conn: Connection, plan: QueryPlan, group_by: list[str], grid: Grid | None
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
     filters, driver = query_sql.plan_scan(conn, plan)
     source: FromClause
@@ -113,8 +113,7 @@ def _from_events(
             )
             selected += [attr.c.value_type, attr.c.str_value, attr.c.num_value]
             decoders.append("attr")
-    # Floor, not truncation, so instants before 1970 land in the bucket that starts before them.
-    bucket = (ts - (ts % bucket_us + bucket_us) % bucket_us) if bucket_us else literal(None)
+    bucket = rollups.floor(ts, grid) if grid else literal(None)
     # With class, an event with three cracks counts once for "crack".
     counted = func.count(key.distinct()) if "class" in group_by else func.count()
     query = (

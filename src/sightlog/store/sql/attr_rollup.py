@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true, tuple_
 
-from sightlog.models.query import QueryPlan, ValueFilter
+from sightlog.models.query import Grid, QueryPlan, ValueFilter
 from sightlog.store.sql import rollups
 from sightlog.store.sql.schema import attr_rollup, rollup_fields, rollup_values
 
@@ -210,10 +210,10 @@ class _Field:
 Reader = Callable[[int | None, int | None], Rows]
 
 
-def reader(conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: int | None) -> Reader | None:
+def reader(conn: Connection, plan: QueryPlan, group_by: list[str], grid: Grid | None) -> Reader | None:
     """How to read this aggregate from the rollup between two quarter hours, if it can be."""
     fields = _fields(plan, group_by)
-    if fields is None or bucket_us not in (None, rollups.BUCKET_US):
+    if fields is None or not rollups.fits(grid):
         return None
     f = rollup_fields.c
     rolled = conn.execute(
@@ -223,7 +223,7 @@ def reader(conn: Connection, plan: QueryPlan, group_by: list[str], bucket_us: in
     ).scalar_one()
     if rolled != len(fields):
         return None
-    return lambda start, end: _read(conn, plan, group_by, bucket_us, fields, start, end)
+    return lambda start, end: _read(conn, plan, group_by, grid, fields, start, end)
 
 
 def _fields(plan: QueryPlan, group_by: list[str]) -> list[_Field] | None:
@@ -263,7 +263,7 @@ def _read(
     conn: Connection,
     plan: QueryPlan,
     group_by: list[str],
-    bucket_us: int | None,
+    grid: Grid | None,
     fields: list[_Field],
     start: int | None,
     end: int | None,
@@ -280,7 +280,7 @@ def _read(
     def total(present: list[_Field]) -> dict[tuple[Any, ...], int]:
         names = tuple(f.name for f in present)
         if names not in totals:
-            totals[names] = _sums(conn, plan, present, bucket_us, by_type, start, end)
+            totals[names] = _sums(conn, plan, present, grid, by_type, start, end)
         return totals[names]
 
     lackable = [f.name for f in fields if f.allowed is None and f.grouped]
@@ -311,7 +311,7 @@ def _sums(
     conn: Connection,
     plan: QueryPlan,
     fields: list[_Field],
-    bucket_us: int | None,
+    grid: Grid | None,
     by_type: bool,
     start: int | None,
     end: int | None,
@@ -320,7 +320,7 @@ def _sums(
     None, event type or None, values of the grouped fields)."""
     if not fields:
         bare = replace(plan, metadata_filters=[], field_filters=[])
-        rows = rollups.read(conn, bare, ["eventType"] if by_type else [], bucket_us, start, end)
+        rows = rollups.read(conn, bare, ["eventType"] if by_type else [], grid, start, end)
         return {(bucket, key[0] if by_type else None): n for bucket, key, n in rows}
     r = attr_rollup.c
     first, *rest = sorted(fields, key=lambda f: f.name)  # a pair's row is keyed by the fields in name order
@@ -337,7 +337,7 @@ def _sums(
             held = _values_held(conn, plan.use_case_pk, second.name)
             where += [r.value2.in_({v for v, _ in held}), r.num2.in_({n for _, n in held})]
     where += rollups.window(attr_rollup, plan, start, end)
-    keys: list[ColumnElement[Any]] = [r.bucket] if bucket_us else []
+    keys: list[ColumnElement[Any]] = [rollups.floor(r.bucket, grid)] if grid else []
     keys += [r.event_type] if by_type else []
     value_columns = {first.name: (r.value, r.num)}
     if second is not None:
@@ -348,9 +348,9 @@ def _sums(
     if keys:
         query = query.group_by(*keys)
     sums: dict[tuple[Any, ...], int] = {}
-    skip = bool(bucket_us) + by_type
+    skip = bool(grid) + by_type
     for row in conn.execute(query):
-        bucket = row[0] if bucket_us else None
+        bucket = row[0] if grid else None
         event_type = row[skip - 1] if by_type else None
         raw = row[skip:-1]
         key = (bucket, event_type, *((raw[i], raw[i + 1]) for i in range(0, len(raw), 2)))

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, func, select
 
-from sightlog.models.query import QueryPlan
+from sightlog.models.query import Grid, QueryPlan
 from sightlog.store.sql.schema import event_rollup
 
 BUCKET_US = 900_000_000  # 15 minutes: every UTC offset of the tz database is whole quarter hours
@@ -57,7 +57,18 @@ def add_counts(conn: Connection, table: str, key: tuple[str, ...], deltas: Count
         )
 
 
-def covers(plan: QueryPlan, group_by: list[str], bucket_us: int | None) -> bool:
+def fits(grid: Grid | None) -> bool:
+    """Whether every quarter hour of the rollups lies in one cell of the grid."""
+    return grid is None or (grid.size_us % BUCKET_US == 0 and grid.origin_us % BUCKET_US == 0)
+
+
+def floor(column: ColumnElement[int], grid: Grid) -> ColumnElement[int]:
+    """The start of the grid cell holding each value of ``column`` (also before the origin: SQL's %
+    truncates toward zero)."""
+    return column - ((column - grid.origin_us) % grid.size_us + grid.size_us) % grid.size_us
+
+
+def covers(plan: QueryPlan, group_by: list[str], grid: Grid | None) -> bool:
     """Whether the rollup alone can answer this aggregate (away from the edges of its time range)."""
     filtered = (
         plan.sources
@@ -67,7 +78,7 @@ def covers(plan: QueryPlan, group_by: list[str], bucket_us: int | None) -> bool:
         or plan.feedback is not None
         or plan.has_warnings is not None
     )
-    return not filtered and set(group_by) <= ROLLUP_KEYS and bucket_us in (None, BUCKET_US)
+    return not filtered and set(group_by) <= ROLLUP_KEYS and fits(grid)
 
 
 def aligned_range(plan: QueryPlan) -> tuple[int | None, int | None]:
@@ -83,7 +94,7 @@ def read(
     conn: Connection,
     plan: QueryPlan,
     group_by: list[str],
-    bucket_us: int | None,
+    grid: Grid | None,
     start: int | None,
     end: int | None,
 ) -> list[tuple[int | None, tuple[Any, ...], int]]:
@@ -91,7 +102,7 @@ def read(
     r = event_rollup.c
     columns = {"eventType": r.event_type, "class": r.class_name}
     keys = [columns[k] for k in group_by]
-    bucket = r.bucket if bucket_us else None
+    bucket = floor(r.bucket, grid) if grid else None
     grouped = [c for c in (bucket, *keys) if c is not None]
     where = [r.use_case_pk == plan.use_case_pk, *window(event_rollup, plan, start, end)]
     where.append(r.class_name != ALL_EVENTS if "class" in group_by else r.class_name == ALL_EVENTS)
@@ -99,10 +110,8 @@ def read(
     query = select(*grouped, total).where(*where).having(total > 0)
     if grouped:
         query = query.group_by(*grouped)
-    offset = 1 if bucket_us else 0
-    return [
-        (row[0] if bucket_us else None, tuple(row[offset:-1]), int(row[-1])) for row in conn.execute(query)
-    ]
+    offset = 1 if grid else 0
+    return [(row[0] if grid else None, tuple(row[offset:-1]), int(row[-1])) for row in conn.execute(query)]
 
 
 def window(rollup: Table, plan: QueryPlan, start: int | None, end: int | None) -> list[ColumnElement[bool]]:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, text
 
 from sightlog.errors import Conflict, NotFound, Unavailable
-from sightlog.models.query import QueryPlan
+from sightlog.models.query import Grid, QueryPlan
 from sightlog.models.records import ApiKey, EventRow, ImageRecord, StoredEvent, UseCase, Workspace
 from sightlog.store.sql import aggregate as aggregate_sql
 from sightlog.store.sql import events as event_sql
@@ -279,9 +279,9 @@ class SqlStore:
         )
 
     def aggregate(
-        self, plan: QueryPlan, group_by: list[str], bucket_us: int | None
+        self, plan: QueryPlan, group_by: list[str], grid: Grid | None
     ) -> list[tuple[int | None, tuple[Any, ...], int]]:
-        return self._read(lambda conn: aggregate_sql.aggregate(conn, plan, group_by, bucket_us))
+        return self._read(lambda conn: aggregate_sql.aggregate(conn, plan, group_by, grid))
 
     def count(self, plan: QueryPlan) -> int:
         return self._read(lambda conn: aggregate_sql.count(conn, plan))
