@@ -190,7 +190,16 @@ events = Table(
     Column("body", Text, nullable=False),  # the event as stored, JSON
     sqlite_autoincrement=True,
 )
-Index("ix_events_page", events.c.use_case_pk, events.c.ts, events.c.event_id)
+# PostgreSQL carries the key and type in the page index too: a page that walks the events newest first,
+# probing the side tables for each, then reads the index alone and the table only for the events it returns
+# (SQLite's index entries hold the rowid, and it reads a row only when a column is asked for).
+Index(
+    "ix_events_page",
+    events.c.use_case_pk,
+    events.c.ts,
+    events.c.event_id,
+    postgresql_include=["pk", "event_type"],
+)
 Index("ix_events_type", events.c.use_case_pk, events.c.event_type, events.c.ts)
 # Source filters and counts over one device, stream or workflow read only that source's events, newest first.
 Index("ix_events_device", events.c.use_case_pk, events.c.device_id, events.c.ts)
