@@ -173,6 +173,26 @@ def test_values_python_holds_equal_are_counted_apart(services):
     assert counts == [("0", 2), ("1", 2), ("False", 1), ("None", 1), ("True", 1)]
 
 
+def test_a_page_weighs_a_rolled_up_filter_by_its_counts_not_its_index(services):
+    metadata = [{"line": n % 4, "shift": "ab"[n % 2]} for n in range(80)]
+    workspace, use_case = _store(services, metadata)
+    shift_a = {"field": "shift", "operator": "eq", "value": "a", "type": "string"}
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = services.store._read_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = services.events.query(workspace, {"useCaseId": use_case, "customMetadataFilters": [shift_a]})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(page["events"]) == 40
+    assert any("FROM attr_rollup" in s for s in statements)
+    assert not any("count(*)" in s and "event_attrs" in s for s in statements)  # no capped index count
+
+
 def test_events_lacking_a_grouped_field_are_counted_under_none(services):
     metadata = [{"line": 1, "shift": "a"}, {"line": 1}, {"shift": "a"}, {"other": True}, {}]
     workspace, use_case = _store(services, metadata)

@@ -226,6 +226,18 @@ def reader(conn: Connection, plan: QueryPlan, group_by: list[str], grid: Grid | 
     return lambda start, end: _read(conn, plan, group_by, grid, fields, start, end)
 
 
+def count_of(conn: Connection, plan: QueryPlan, namespace: str, flt: ValueFilter) -> int | None:
+    """The events of the plan's use case and time range (whole quarter hours) that pass one filter on a
+    value, if the rollup counts them: how a query plan tells a frequent value from a rare one."""
+    one = QueryPlan(plan.use_case_pk, plan.start_ts, plan.end_ts)
+    if namespace == "m":
+        one.metadata_filters = [flt]
+    else:
+        one.field_filters = [flt]
+    read = reader(conn, one, [], None)
+    return None if read is None else sum(n for _, _, n in read(*rollups.aligned_range(one)))
+
+
 def _fields(plan: QueryPlan, group_by: list[str]) -> list[_Field] | None:
     """The one or two fields (of one namespace) the aggregate names, if the rollup can answer it."""
     if (
@@ -369,4 +381,10 @@ def _matching(
 ) -> list[ColumnElement[bool]]:
     if field.allowed is None:
         return []
-    return [or_(*(and_(value == v, num == n) for v, n in field.allowed))]
+    # The two IN lists are what the database seeks by (an OR of pairs it would check row by row, over
+    # every value of the field); the OR then drops the cross pairs they let through ("sb" with 7.0).
+    return [
+        value.in_(sorted({v for v, _ in field.allowed})),
+        num.in_(sorted({n for _, n in field.allowed})),
+        or_(*(and_(value == v, num == n) for v, n in field.allowed)),
+    ]

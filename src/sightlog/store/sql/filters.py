@@ -108,6 +108,7 @@ class SideFilter:
     candidates: Select[Any] | None = None
     exact: bool = False  # the candidates are exactly the matching events
     unique: bool = False  # no event is among the candidates twice
+    value: tuple[str, ValueFilter] | None = None  # (namespace, filter) of a filter on a value
 
     @property
     def probe(self) -> ColumnElement[bool]:
@@ -224,7 +225,7 @@ def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> Si
     candidates = select(scan.c.event_pk, scan.c.ts).where(
         *_in_scope(scan, plan), scan.c.ns == ns, scan.c.key == flt.field, *_attr_match(scan, flt, dialect)
     )
-    return SideFilter(check, candidates, exact=True, unique=True)
+    return SideFilter(check, candidates, exact=True, unique=True, value=(ns, flt))
 
 
 def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[ColumnElement[bool]]:

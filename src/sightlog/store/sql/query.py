@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, o
 
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import StoredEvent
+from sightlog.store.sql import attr_rollup
 from sightlog.store.sql.filters import CompiledFilters, SideFilter, compile_filters, unindexed
 from sightlog.store.sql.schema import event_keys, events, use_case_stats
 
@@ -34,7 +35,20 @@ def _capped_count(conn: Connection, candidates: Select, cap: int) -> int:
     return conn.execute(select(func.count()).select_from(candidates.limit(cap).subquery())).scalar_one()
 
 
-def _fewest_candidates(conn: Connection, filters: CompiledFilters, cap: int, *, any_: bool) -> int | None:
+def _candidates(conn: Connection, plan: QueryPlan, side: SideFilter, cap: int) -> int:
+    """How many candidates a filter has (at most ``cap``): from the field rollup where it counts them
+    (a few hundred counters instead of up to ``cap`` index entries), else from the index."""
+    if side.value is not None:
+        counted = attr_rollup.count_of(conn, plan, *side.value)
+        if counted is not None:
+            return counted
+    assert side.candidates is not None
+    return _capped_count(conn, side.candidates, cap)
+
+
+def _fewest_candidates(
+    conn: Connection, plan: QueryPlan, filters: CompiledFilters, cap: int, *, any_: bool
+) -> int | None:
     """Position of the indexed filter with the fewest candidates, if any has fewer than ``cap`` (with
     ``any_``, the first indexed filter when none has). Each count stops at the best so far."""
     best, best_count = None, cap
@@ -42,7 +56,7 @@ def _fewest_candidates(conn: Connection, filters: CompiledFilters, cap: int, *, 
         if side.candidates is not None:
             if best is None and any_:
                 best = position
-            n = _capped_count(conn, side.candidates, best_count)
+            n = _candidates(conn, plan, side, best_count)
             if n < best_count:
                 best, best_count = position, n
     return best
@@ -60,7 +74,7 @@ def _plan(
 ) -> tuple[CompiledFilters, SideFilter | None]:
     """The filters, and the one the plan starts from (None: walk the events)."""
     filters = compile_filters(plan, conn.dialect.name)
-    position = _fewest_candidates(conn, filters, cap, any_=any_)
+    position = _fewest_candidates(conn, plan, filters, cap, any_=any_)
     if position is None:
         return filters, None
     if conn.dialect.name == "sqlite":
