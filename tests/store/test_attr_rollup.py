@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from sightlog.config import Settings
 from sightlog.models.query import EventAggregate
@@ -22,6 +22,7 @@ from sightlog.services import Services
 from sightlog.store.sql import attr_rollup
 from sightlog.store.sql.migrate import MIGRATIONS
 from tests.conftest import make_event
+from tests.support.statements import recorded_statements
 
 
 @pytest.fixture
@@ -177,20 +178,11 @@ def test_a_page_weighs_a_rolled_up_filter_by_its_counts_not_its_index(services):
     metadata = [{"line": n % 4, "shift": "ab"[n % 2]} for n in range(80)]
     workspace, use_case = _store(services, metadata)
     shift_a = {"field": "shift", "operator": "eq", "value": "a", "type": "string"}
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    engine = services.store._read_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(services.store._read_engine) as statements:
         page = services.events.query(workspace, {"useCaseId": use_case, "customMetadataFilters": [shift_a]})
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert len(page["events"]) == 40
-    assert any("FROM attr_rollup" in s for s in statements)
-    assert not any("count(*)" in s and "event_attrs" in s for s in statements)  # no capped index count
+    assert any("FROM attr_rollup" in s for s, _ in statements)
+    assert not any("count(*)" in s and "event_attrs" in s for s, _ in statements)  # no capped index count
 
 
 def test_events_lacking_a_grouped_field_are_counted_under_none(services):
@@ -219,17 +211,9 @@ def test_a_grouped_field_under_a_filter_on_another_seeks_in_the_rollup(
         "groupBy": [f"customMetadata.{grouped}"],
         "customMetadataFilters": [{"field": filtered, "operator": "eq", "value": value, "type": kind}],
     }
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> None:
-        statements.append((statement, params))
-
     engine = services.store._read_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         counts = _by(services, workspace, request)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     expected = [
         m for m in ({"line_id": n % 20, "shift": "abc"[n % 3]} for n in range(120)) if m[filtered] == value
     ]

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from sightlog.config import Settings
 from sightlog.services import Services
 from tests.conftest import make_event
+from tests.support.statements import recorded_statements
 
 
 @pytest.fixture
@@ -40,17 +40,9 @@ def plan_of_count(services: Services, tmp_path: Path, filters: dict[str, Any]) -
     ]
     for first in range(0, len(events), 100):
         services.ingest.create_batch(workspace, {"events": events[first : first + 100]})
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> None:
-        statements.append((statement, params))
-
     engine = services.store._read_engine  # the engine counts run on
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         counted = services.events.count(workspace, {"useCaseId": use_case, **filters})
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     statement, params = statements[-1]
     with sqlite3.connect(tmp_path / "sightlog.db") as db:
         plan = " | ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params))

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from sightlog.config import Settings
 from sightlog.services import Services
 from tests.conftest import make_event, postgres_schema
+from tests.support.statements import recorded_statements
 
 
 @pytest.fixture
@@ -50,16 +49,8 @@ def test_a_walking_page_reads_the_index_alone_and_the_table_for_its_events(servi
         "customMetadataFilters": [{"field": "shift", "operator": "neq", "value": "a"}],
         "limit": 5,
     }
-    statements: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, _many: bool) -> None:
-        statements.append((statement, params))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(engine) as statements:
         page = services.events.query(workspace, request)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     expected = [f"e{n:03d}" for n in range(299, -1, -1) if n % 2 == 0 and n % 3 != 0][:5]
     assert [e["eventId"] for e in page["events"]] == expected
 
