@@ -238,6 +238,8 @@ def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[Column
     if value_type == "s":
         values: list[Any] = [str(v) for v in flt.values()]
         column = attr.c.str_value
+        # Always so for strings; said, it lets the index reach ts: one value's rows come in time order.
+        where.append(attr.c.num_value.is_(None))
         if flt.operator in ("eq", "in") and dialect == "postgresql":
             # The indexed prefix finds the rows. A value shorter than the prefix can only be matched by
             # itself, so the index alone answers (no heap visits); a longer one needs the whole value.
