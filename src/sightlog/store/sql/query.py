@@ -2,9 +2,10 @@
 
 Every filter can be checked event by event while walking a use case newest first (``ix_events_page`` and
 friends), and most can also list their candidates from a side-table index. Which is cheaper depends on how
-many events match, which no SQLite statistic tells. So the plan asks the indexes: a capped count of each
-filter's candidates. A page walks unless some filter has fewer candidates than walking would visit; a count
-starts from the filter with the fewest candidates.
+many events match, which no SQLite statistic tells. So the plan asks the rollup or the indexes: how many
+candidates each filter has (capped). A page reads a filter's candidates when some filter has fewer than
+walking would visit; otherwise it walks — one equality's candidates, which its index holds in time order,
+or else the events. A count starts from the filter with the fewest candidates.
 """
 
 from __future__ import annotations
