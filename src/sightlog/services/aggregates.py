@@ -19,9 +19,9 @@ from sightlog.services.timeutil import EPOCH, now_us
 # database is whole quarter hours, so a quarter hour never straddles a local hour, day or week.
 _FINE_US = {"minute": 60_000_000, "hour": 900_000_000, "day": 900_000_000, "week": 900_000_000}
 # Coarser buckets that usually fit: whole local hours, or days (merged into weeks here).
-_UNIT = {"hour": ("hour", 3_600_000_000), "day": ("day", 86_400_000_000), "week": ("day", 86_400_000_000)}
+_HOUR_US, _DAY_US = 3_600_000_000, 86_400_000_000
+_UNIT = {"hour": ("hour", _HOUR_US), "day": ("day", _DAY_US), "week": ("day", _DAY_US)}
 _MAX_COARSE_CELLS = 2_000  # checked one by one against the zone (two conversions each)
-_DAY_US = 86_400_000_000
 
 
 def _zone(name: str) -> ZoneInfo:
