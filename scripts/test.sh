@@ -18,4 +18,6 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 .venv/bin/ruff check src tests bench
-.venv/bin/python -m pytest "$@"
+# Two workers: half of the suite's time is spent waiting on servers, browsers and fsyncs, so two
+# processes finish in ~60% of the time of one, even on two cores (11 min -> 7 min).
+.venv/bin/python -m pytest -n "${SIGHTLOG_TEST_WORKERS:-2}" "$@"
