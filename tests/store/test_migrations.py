@@ -17,6 +17,7 @@ from sightlog.errors import Unavailable
 from sightlog.models.query import DetectionFilter, Grid, QueryPlan, ValueFilter
 from sightlog.services import Services
 from sightlog.store.sql import SqlStore
+from sightlog.store.sql import engine as sql_engine
 from sightlog.store.sql.migrate import head_revision, upgrade
 from sightlog.store.sql.schema import metadata
 from tests.conftest import POSTGRES_URL, _schema_url
@@ -98,6 +99,20 @@ def empty_database_url(backend: str, tmp_path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
         admin.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+def test_db_upgrade_runs_without_the_statement_timeout_of_requests(empty_database_url, monkeypatch):
+    """Migrations rebuild indexes and fill tables: minutes on a large store, which the timeout that guards
+    requests (30 s) would cancel."""
+    monkeypatch.setattr(sql_engine, "STATEMENT_TIMEOUT_MS", 1)
+    store = SqlStore(empty_database_url)
+    try:
+        assert store.upgrade() == (None, head_revision())
+        with pytest.raises(Unavailable, match="statement timeout"):  # while requests still have it
+            store._read(lambda conn: conn.execute(text("SELECT pg_sleep(0.1)")).scalar())
+    finally:
+        store.close()
 
 
 JAN_2001_US = 978_307_200_000_000

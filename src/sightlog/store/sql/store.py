@@ -74,6 +74,9 @@ class SqlStore:
         def run(conn: Connection) -> tuple[str | None, str]:
             if self.backend == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+                # A migration rebuilds indexes or backfills tables: minutes on a large store, where the
+                # statement timeout that guards requests would cancel it.
+                conn.execute(text("SET LOCAL statement_timeout = 0"))
             before = None if migrate.is_empty(conn) else migrate.current_revision(conn)
             migrate.upgrade(conn)
             return before, migrate.head_revision()
