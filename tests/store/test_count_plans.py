@@ -1,6 +1,5 @@
 """SQLite query plans of counts that start from a side table and check an event column: the check must be
-answered from that column's index, not by reading each (large) event row at random. And of pages that walk
-one equality's candidates: in time order, from the index."""
+answered from that column's index, not by reading each (large) event row at random."""
 
 from __future__ import annotations
 
@@ -12,10 +11,7 @@ from typing import Any
 import pytest
 
 from sightlog.config import Settings
-from sightlog.models.query import EventQuery
 from sightlog.services import Services
-from sightlog.store.sql import query as sql_query
-from sightlog.store.sql.filters import compile_filters
 from tests.conftest import make_event
 from tests.support.statements import recorded_statements
 
@@ -76,28 +72,3 @@ def test_a_count_with_two_event_columns_reads_the_row(services, tmp_path):
     counted, plan = plan_of_count(services, tmp_path, {**FAILED, **own})
     assert counted == 17  # the failed ones (n % 4 == 0) are all quality checks; n % 3 == 1 of them: 17
     assert "INTEGER PRIMARY KEY" in plan, plan
-
-
-@pytest.mark.parametrize(
-    "equality",
-    [
-        {"eventFieldFilters": [{"field": "result", "operator": "eq", "value": "fail", "type": "string"}]},
-        {"customMetadataFilters": [{"field": "shift", "operator": "eq", "value": "b", "type": "string"}]},
-        {"eventFieldFilters": [{"field": "itemCount", "operator": "eq", "value": 3, "type": "number"}]},
-    ],
-)
-def test_a_page_walking_an_equality_reads_its_candidates_in_time_order(services, tmp_path, equality):
-    """Walking one value's candidates must not sort them all (a string's rows pin num_value too)."""
-    workspace = services.auth.create_workspace("walks")
-    use_case = services.use_cases.create(workspace, {"name": "Line"}).slug
-    services.ingest.create_batch(workspace, {"events": [make_event("e1", use_case)]})
-    plan, _ = services.events.plan(workspace, EventQuery.model_validate({"useCaseId": use_case, **equality}))
-    with services.store._read_engine.connect() as conn:
-        filters = compile_filters(plan, "sqlite", start_elsewhere=True)
-        with recorded_statements(services.store._read_engine) as statements:
-            sql_query._walk_candidates(conn, filters, filters.side[0], descending=True, limit=50, after=None)
-    statement, params = statements[-1]
-    with sqlite3.connect(tmp_path / "sightlog.db") as db:
-        steps = [row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {statement}", params)]
-    assert "USING COVERING INDEX ix_attrs_value" in steps[0], steps
-    assert "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY" in steps, steps  # event_id within one instant only

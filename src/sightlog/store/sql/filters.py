@@ -32,7 +32,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement, GenericFunction
 
 from sightlog.models.query import DetectionFilter, QueryPlan, SourceFilter, ValueFilter
-from sightlog.store.sql.schema import STR_PREFIX, detections, event_attrs, events
+from sightlog.store.sql.schema import (
+    STR_PREFIX,
+    detections,
+    event_attrs,
+    events,
+    indexed_number,
+    indexed_text,
+)
 
 _VALUE_TYPE = {"string": "s", "number": "n", "boolean": "b"}
 _SOURCE_COLUMN_NAMES = {
@@ -91,14 +98,6 @@ def contains(column: ColumnElement[Any], text: str) -> ColumnElement[bool]:
     return unicode_lower(column).like(_like_pattern(text), escape="\\")
 
 
-def indexed_text(table: FromClause, dialect: str) -> ColumnElement[str]:
-    """How ``ix_attrs_value`` holds a string: whole on SQLite, its prefix on PostgreSQL (literal bounds,
-    so that the planner matches the index expression)."""
-    if dialect == "postgresql":
-        return func.substr(table.c.str_value, literal_column("1"), literal_column(str(STR_PREFIX)))
-    return table.c.str_value
-
-
 @dataclass(slots=True)
 class SideFilter:
     """One filter on a side table: how to check an event (given its key column), and (if indexed) which
@@ -109,6 +108,8 @@ class SideFilter:
     exact: bool = False  # the candidates are exactly the matching events
     unique: bool = False  # no event is among the candidates twice
     value: tuple[str, ValueFilter] | None = None  # (namespace, filter) of a filter on a value
+    # An equality or a short IN list: the candidates of each value, which its index holds in time order.
+    in_time_order: list[Select[Any]] | None = None
 
     @property
     def probe(self) -> ColumnElement[bool]:
@@ -201,6 +202,8 @@ def _in_scope(table: FromClause, plan: QueryPlan) -> list[ColumnElement[bool]]:
 
 # Operators an index range can serve; neq, nin, contains and not_exists match most of a key's values.
 _INDEXED_OPERATORS = {"eq", "in", "gt", "gte", "lt", "lte", "exists"}
+# An IN list of up to this many values can be read in time order, merging each value's rows.
+MAX_MERGED_VALUES = 8
 
 
 def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> SideFilter:
@@ -219,13 +222,22 @@ def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> Si
             probe = probe.offset(0)
         return not_(probe.exists()) if flt.operator == "not_exists" else probe.exists()
 
+    def candidates(matching: ValueFilter) -> Select[Any]:
+        scan = event_attrs.alias()
+        named = [scan.c.ns == ns, scan.c.key == flt.field]
+        return select(scan.c.event_pk, scan.c.ts).where(
+            *_in_scope(scan, plan), *named, *_attr_match(scan, matching, dialect)
+        )
+
     if flt.operator not in _INDEXED_OPERATORS:
         return SideFilter(check)
-    scan = event_attrs.alias()
-    candidates = select(scan.c.event_pk, scan.c.ts).where(
-        *_in_scope(scan, plan), scan.c.ns == ns, scan.c.key == flt.field, *_attr_match(scan, flt, dialect)
-    )
-    return SideFilter(check, candidates, exact=True, unique=True, value=(ns, flt))
+    in_time_order = None
+    # Each value once, as stored (1 and 1.0 are one number): merged, a value twice would repeat its events.
+    distinct = {str(v) if flt.type == "string" else float(v) for v in flt.values()}
+    if flt.operator in ("eq", "in") and len(distinct) <= MAX_MERGED_VALUES:
+        one_each = [flt.model_copy(update={"operator": "eq", "value": v}) for v in distinct]
+        in_time_order = [candidates(one) for one in one_each]
+    return SideFilter(check, candidates(flt), True, True, (ns, flt), in_time_order)
 
 
 def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[ColumnElement[bool]]:
@@ -235,21 +247,24 @@ def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[Column
     assert flt.type is not None  # set by the model's validator for comparison operators
     value_type = _VALUE_TYPE[flt.type]
     where: list[ColumnElement[bool]] = [attr.c.value_type == value_type]
+    postgres = dialect == "postgresql"
+    text, number = indexed_text(attr, dialect), indexed_number(attr, dialect)
+    # A row holds a string or a number, never both. Saying which column is empty lets the index reach the
+    # other one (and then ts: one value's rows come in time order).
     if value_type == "s":
         values: list[Any] = [str(v) for v in flt.values()]
         column = attr.c.str_value
-        # Always so for strings; said, it lets the index reach ts: one value's rows come in time order.
-        where.append(attr.c.num_value.is_(None))
-        if flt.operator in ("eq", "in") and dialect == "postgresql":
+        where.append(number == 0 if postgres else number.is_(None))
+        if flt.operator in ("eq", "in") and postgres:
             # The indexed prefix finds the rows. A value shorter than the prefix can only be matched by
-            # itself, so the index alone answers (no heap visits); a longer one needs the whole value.
-            where.append(indexed_text(attr, dialect).in_({v[:STR_PREFIX] for v in values}))
+            # itself, so the index alone answers; a longer one needs the whole value.
+            where.append(text.in_({v[:STR_PREFIX] for v in values}))
             if all(len(v) < STR_PREFIX for v in values):
                 return where
     else:
         values = [float(v) for v in flt.values()]
-        column = attr.c.num_value
-        where.append(indexed_text(attr, dialect).is_(None))  # lets the index reach num_value
+        column = number
+        where.append(text == "" if postgres else text.is_(None))
     match flt.operator:
         case "eq" | "in":
             where.append(column.in_(values))

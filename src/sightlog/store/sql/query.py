@@ -4,15 +4,29 @@ Every filter can be checked event by event while walking a use case newest first
 friends), and most can also list their candidates from a side-table index. Which is cheaper depends on how
 many events match, which no SQLite statistic tells. So the plan asks the rollup or the indexes: how many
 candidates each filter has (capped). A page reads a filter's candidates when some filter has fewer than
-walking would visit; otherwise it walks — one equality's candidates, which its index holds in time order,
-or else the events. A count starts from the filter with the fewest candidates.
+walking would visit; otherwise it walks — one equality's candidates, which its index holds in time order
+(a chunk at a time), or else the events. A count starts from the filter with the fewest candidates.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Subquery,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
 
 from sightlog.models.query import QueryPlan
 from sightlog.models.records import StoredEvent
@@ -94,8 +108,8 @@ def _plan(
 
 
 def _in_time_order(side: SideFilter) -> bool:
-    """An equality on one value: its index holds the candidates in time order."""
-    return side.value is not None and side.value[1].operator == "eq"
+    """An equality or short IN list: its index holds each value's candidates in time order."""
+    return side.in_time_order is not None
 
 
 def run_page(
@@ -122,6 +136,15 @@ def run_page(
     return [StoredEvent(**r._mapping) for r in conn.execute(query)]
 
 
+# A walk reads its candidates in chunks: the first FIRST_CHUNK_PAGES pages long; the next as many as the
+# matches so far say the page needs (with a margin), at least GROWTH times the last while none matched, and
+# at most MAX_CHUNK. Few round trips for a rare match, little over-reading for a common one.
+FIRST_CHUNK_PAGES = 4
+GROWTH = 4
+MARGIN = 1.25
+MAX_CHUNK = 16_384
+
+
 def _walk_candidates(
     conn: Connection,
     filters: CompiledFilters,
@@ -131,18 +154,63 @@ def _walk_candidates(
     limit: int,
     after: tuple[int, str] | None,
 ) -> list[StoredEvent]:
-    """A page that walks one equality's candidates in time order, checking the other filters on each:
+    """A page that walks one filter's candidates in time order, checking the other filters on each:
     "line 7 in shift b" visits line 7's events until it has the page, a twentieth of what walking every
-    event would visit."""
-    assert walked.candidates is not None
-    candidates = walked.candidates.subquery()
-    ts = candidates.c.ts
-    where = [*filters.scope, *filters.own, *(s.probe for s in filters.side if s is not walked)]
-    where += _after(ts, after, descending)
-    order = (ts.desc(), events.c.event_id.desc()) if descending else (ts, events.c.event_id)
-    chosen = and_(events.c.pk == candidates.c.event_pk, events.c.ts == ts)
-    query = select(*_STORED).select_from(events.join(candidates, chosen)).where(*where)
-    return [StoredEvent(**r._mapping) for r in conn.execute(query.order_by(*order).limit(limit))]
+    event would visit.
+
+    The candidates come from the index a chunk at a time, in (ts, key) order, each chunk checked in one
+    statement. A single statement ordered by (ts, eventId) would leave PostgreSQL to guess how far the
+    walk goes; guessing a few rows, it reads and sorts them all (10 M events, line 7: 3 s). Matches newer
+    than a chunk's last candidate are final (older ones may yet tie with the next chunk's): once they
+    fill the page, it is done."""
+    checks = [*filters.scope, *filters.own, *(s.probe for s in filters.side if s is not walked)]
+    checks += _after(events.c.ts, after, descending)
+    found: list[StoredEvent] = []
+    size, seen, last = FIRST_CHUNK_PAGES * limit, 0, None
+    while True:
+        chunk = _chunk(walked, size, descending, after[0] if after else None, last)
+        matches = and_(events.c.pk == chunk.c.event_pk, events.c.ts == chunk.c.ts, *checks)
+        query = select(chunk.c.ts, chunk.c.event_pk, *_STORED).select_from(chunk.outerjoin(events, matches))
+        rows = conn.execute(query).all()
+        found += [StoredEvent(*row[2:]) for row in rows if row.event_id is not None]
+        if len(rows) < size:
+            break  # every candidate seen
+        seen += size
+        last = (min if descending else max)((row[0], row[1]) for row in rows)
+        final = sum(1 for e in found if (e.ts > last[0] if descending else e.ts < last[0]))
+        if final >= limit:
+            break
+        # One match more than seen: a chunk with one match in it says little of the rate.
+        needed = math.ceil((limit - final) * seen / (final + 1) * MARGIN) if final else size * GROWTH
+        size = max(limit, min(needed, MAX_CHUNK))
+    found.sort(key=lambda e: (e.ts, e.event_id), reverse=descending)
+    return found[:limit]
+
+
+def _chunk(
+    walked: SideFilter, size: int, descending: bool, cursor_ts: int | None, last: tuple[int, int] | None
+) -> Subquery:
+    """The next ``size`` candidates of a walk in (ts, key) order, after ``last`` (or from the cursor's
+    instant, ties included): of each value the next ``size``, merged."""
+    assert walked.in_time_order is not None
+    parts = []
+    for candidates in walked.in_time_order:
+        keys = candidates.selected_columns
+        if last is not None:
+            key = tuple_(keys.ts, keys.event_pk)
+            candidates = candidates.where(key < last if descending else key > last)
+        elif cursor_ts is not None:
+            candidates = candidates.where(keys.ts <= cursor_ts if descending else keys.ts >= cursor_ts)
+        parts.append(candidates.order_by(*_in_key_order(keys, descending)).limit(size).subquery())
+    if len(parts) == 1:
+        return parts[0]
+    merged = union_all(*(select(part.c.event_pk, part.c.ts) for part in parts)).subquery()
+    in_order = _in_key_order(merged.c, descending)
+    return select(merged.c.event_pk, merged.c.ts).order_by(*in_order).limit(size).subquery()
+
+
+def _in_key_order(keys: ReadOnlyColumnCollection[str, Any], descending: bool) -> tuple[Any, Any]:
+    return (keys.ts.desc(), keys.event_pk.desc()) if descending else (keys.ts, keys.event_pk)
 
 
 def _after(
