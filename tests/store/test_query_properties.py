@@ -736,15 +736,11 @@ class Plans:
         if self.walk:
             self.walks += 1
             dialect = conn.dialect.name
-            in_time_order = [s for s in compile_filters(plan, dialect).side if sql_query._in_time_order(s)]
-            if in_time_order and self.walks % 2 and not any_:
+            walkable = [s.in_time_order is not None for s in compile_filters(plan, dialect).side]
+            if any(walkable) and self.walks % 2 and not any_:
                 self.candidate_walks += 1
                 filters = compile_filters(plan, dialect, start_elsewhere=dialect == "sqlite")
-                return (
-                    filters,
-                    None,
-                    filters.side[[sql_query._in_time_order(s) for s in filters.side].index(True)],
-                )
+                return filters, None, filters.side[walkable.index(True)]
             return compile_filters(plan, dialect), None, None
         filters, driver, walked = self.real(conn, plan, cap, any_=any_)
         if driver is not None:

@@ -237,7 +237,9 @@ def _attr_filter(plan: QueryPlan, ns: str, flt: ValueFilter, dialect: str) -> Si
     if flt.operator in ("eq", "in") and len(distinct) <= MAX_MERGED_VALUES:
         one_each = [flt.model_copy(update={"operator": "eq", "value": v}) for v in distinct]
         in_time_order = [candidates(one) for one in one_each]
-    return SideFilter(check, candidates(flt), True, True, (ns, flt), in_time_order)
+    return SideFilter(
+        check, candidates(flt), exact=True, unique=True, value=(ns, flt), in_time_order=in_time_order
+    )
 
 
 def _attr_match(attr: FromClause, flt: ValueFilter, dialect: str) -> list[ColumnElement[bool]]:

@@ -4,8 +4,9 @@ Every filter can be checked event by event while walking a use case newest first
 friends), and most can also list their candidates from a side-table index. Which is cheaper depends on how
 many events match, which no SQLite statistic tells. So the plan asks the rollup or the indexes: how many
 candidates each filter has (capped). A page reads a filter's candidates when some filter has fewer than
-walking would visit; otherwise it walks — one equality's candidates, which its index holds in time order
-(a chunk at a time), or else the events. A count starts from the filter with the fewest candidates.
+walking would visit; otherwise it walks — the candidates of an equality or short IN list, which its index
+holds in time order value by value (a chunk at a time), or else the events. A count starts from the filter
+with the fewest candidates.
 """
 
 from __future__ import annotations
@@ -89,27 +90,22 @@ def _plan(
     conn: Connection, plan: QueryPlan, cap: int, *, any_: bool = False
 ) -> tuple[CompiledFilters, SideFilter | None, SideFilter | None]:
     """The filters; the one the plan starts from, reading all its candidates (None: it walks); and, when
-    it walks, the equality with the fewest candidates, whose index lists them newest first, to walk
-    instead of the events (None: walk the events)."""
+    it walks, the equality or short IN list with the fewest candidates, whose index lists each value's
+    in time order, to walk instead of the events (None: walk the events)."""
     filters = compile_filters(plan, conn.dialect.name)
     position, counts = _fewest_candidates(conn, plan, filters, cap, any_=any_)
     walked = None
     if position is None:
-        in_time_order = [p for p in counts if _in_time_order(filters.side[p])]
-        if not in_time_order:
+        walkable = [p for p in counts if filters.side[p].in_time_order is not None]
+        if not walkable:
             return filters, None, None
-        walked = min(in_time_order, key=counts.__getitem__)
+        walked = min(walkable, key=counts.__getitem__)
     if conn.dialect.name == "sqlite":
         filters = compile_filters(plan, conn.dialect.name, start_elsewhere=True)
     if walked is not None:
         return filters, None, filters.side[walked]
     assert position is not None
     return filters, filters.side[position], None
-
-
-def _in_time_order(side: SideFilter) -> bool:
-    """An equality or short IN list: its index holds each value's candidates in time order."""
-    return side.in_time_order is not None
 
 
 def run_page(
