@@ -6,7 +6,7 @@ Run from the project root with the project's virtualenv::
     .venv/bin/python bench/generate.py --events 10000000 --data-dir /tmp/sl-10m-pg \\
         --database-url postgresql+psycopg://127.0.0.1/sightlog_bench
 
-The history spans the 30 days before now, written in time order (as cameras would send it):
+The history spans the ``--days`` (30) before now, written in time order (as cameras would send it):
 
 - 3 use cases: ``assembly-line-qa`` 70 %, ``warehouse-inventory`` 20 %, ``site-safety`` 10 %;
 - types: quality_check 60 % (5 % ``result=fail``), inventory_count 25 %, safety_alert 15 %;
@@ -20,7 +20,10 @@ Events go through ``IngestService.create_batch`` (validation, rows, side tables,
 ``POST /vision-events/batch``, without HTTP) in batches of ``--batch``. The workspace is ``default`` with the
 API key ``--api-key``, so ``bench/query.py`` can serve the store right after. The rate is printed for every
 ``--report-every`` events, so the first and last lines give the ingest rate on an empty and a full store.
-An existing store is extended (event ids continue), which makes a run resumable.
+An existing store is continued: event ids carry on, and the new events follow its latest one at the
+history's rate, as a fleet's next events would. So an interrupted run resumes where it stopped, and extending
+a store by N events measures ingest at its size: the same stream as N events over ``N / total * days`` into
+an empty store (bench/README.md).
 """
 
 from __future__ import annotations
@@ -65,13 +68,13 @@ def _iso(ts_us: int) -> str:
 
 
 class History:
-    """Seeded events in time order: event ``n`` of ``total`` sits at ``n / total`` of the 30 days."""
+    """Seeded events in time order: event ``n`` of ``total`` sits at ``n / total`` of the span."""
 
-    def __init__(self, total: int, seed: int, end_us: int) -> None:
+    def __init__(self, total: int, seed: int, end_us: int, span_us: int) -> None:
         self.total = total
         self.rng = random.Random(seed)
         self.end_us = end_us
-        self.span_us = DAYS * 86_400_000_000
+        self.span_us = span_us
         self.use_case_ids: list[str] = []
         self.recent: list[tuple[str, str]] = []  # (eventId, useCaseId) of recent events, for feedback
 
@@ -198,8 +201,9 @@ def ingest(settings: Settings, batches: mp.Queue, done: Any) -> None:
         services.store.close()
 
 
-def prepare(settings: Settings, api_key: str) -> tuple[list[str], int]:
-    """Workspace ``default`` with ``api_key``, the use cases; returns their ids and the events stored."""
+def prepare(settings: Settings, api_key: str) -> tuple[list[str], int, int | None]:
+    """Workspace ``default`` with ``api_key``, the use cases; returns their ids, the events stored and the
+    time of the latest (None on an empty store)."""
     services = Services.open(settings)
     try:
         services.auth.bootstrap(settings.data_dir, api_key)
@@ -208,8 +212,9 @@ def prepare(settings: Settings, api_key: str) -> tuple[list[str], int]:
         for name, _ in USE_CASES:
             if name not in slugs:
                 slugs[name] = services.use_cases.create(workspace, {"name": name}).slug
-        stored = sum(u.event_count for u in services.store.list_use_cases(workspace.pk, None))
-        return [slugs[name] for name, _ in USE_CASES], stored
+        listed = services.store.list_use_cases(workspace.pk, None)
+        latest = max((u.last_event_at for u in listed if u.last_event_at is not None), default=None)
+        return [slugs[name] for name, _ in USE_CASES], sum(u.event_count for u in listed), latest
     finally:
         services.store.close()
 
@@ -247,6 +252,23 @@ def set_indexes(settings: Settings, create: bool) -> None:
     engine.dispose()
 
 
+def _timeline(total: int, stored: int, latest: int | None, days: float) -> tuple[int, int]:
+    """(end, span) of the history, in microseconds: ending a minute ago on an empty store; continuing a
+    store right after its latest event. The server refuses events more than a day ahead (SPEC §3.2)."""
+    span = int(days * 86_400_000_000)
+    now = int(time.time() * 1e6)
+    if latest is None:
+        return now - 60_000_000, span
+    end = latest + 1 + span * (total - stored) // total
+    if end > now + 86_000_000_000:
+        raise SystemExit(
+            f"The {total - stored:,} new events would run until {_iso(end)}, more than a day ahead of now, "
+            "which the server refuses: extend the store by fewer events, or later."
+        )
+    print(f"continuing after the latest stored event ({_iso(latest)}) until {_iso(end)}", flush=True)
+    return end, span
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -260,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--jobs", type=int, default=2, help="ingesting processes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--days", type=float, default=DAYS, help=f"span of the history (default {DAYS})")
     parser.add_argument("--report-every", type=int, default=250_000)
     parser.add_argument(
         "--bulk", action="store_true", help="drop the search indexes while loading, build them at the end"
@@ -267,10 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings(data_dir=args.data_dir, database_url=args.database_url, max_batch_events=args.batch)
-    use_case_ids, stored = prepare(settings, args.api_key)
+    use_case_ids, stored, latest = prepare(settings, args.api_key)
     backend = "postgresql" if args.database_url else "sqlite"
     print(f"store: {backend}, {stored:,} events already; target {args.events:,}", flush=True)
-    history = History(args.events, args.seed + stored, int(time.time() * 1e6) - 60_000_000)
+    history = History(args.events, args.seed + stored, *_timeline(args.events, stored, latest, args.days))
     history.use_case_ids = use_case_ids
     if args.bulk:
         set_indexes(settings, create=False)

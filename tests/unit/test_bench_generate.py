@@ -1,0 +1,66 @@
+"""bench/generate.py continues a store after its latest event, as a fleet's next events would: extending a
+10 M store must measure ingest at the end of its history, not inside it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import itertools
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+DAY_US = 86_400_000_000
+
+
+def load_generate() -> ModuleType:
+    path = Path(__file__).parents[2] / "bench" / "generate.py"
+    spec = importlib.util.spec_from_file_location("bench_generate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = load_generate()
+
+
+def times(total: int, stored: int, latest: int | None, days: float) -> list[int]:
+    history = generate.History(total, 7, *generate._timeline(total, stored, latest, days))
+    history.use_case_ids = ["line", "store", "site"]
+    return [microseconds(history.event(n)["timestamp"]) for n in range(stored, total)]
+
+
+def microseconds(timestamp: str) -> int:
+    return round(dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp() * 1e6)
+
+
+def in_time_order(stamps: list[int]) -> bool:
+    """Each event after the one before, but for a jitter of up to a second."""
+    return all(b > a - 1_000_000 for a, b in itertools.pairwise(stamps))
+
+
+def test_an_empty_store_gets_the_days_before_now_in_time_order() -> None:
+    now = int(time.time() * 1e6)
+    stamps = times(3_000, 0, None, 2)
+    # The span ends a minute before now; each time has up to a second of jitter.
+    assert stamps[0] == pytest.approx(now - 2 * DAY_US - 60_000_000, abs=5_000_000)
+    assert stamps[-1] <= now
+    assert in_time_order(stamps)
+
+
+def test_a_store_continues_after_its_latest_event_at_the_historys_rate() -> None:
+    latest = int(time.time() * 1e6) - DAY_US  # 10,000 events over 30 days, the last a day ago
+    stamps = times(10_300, 10_000, latest, 30)
+    assert latest < stamps[0] < latest + 1_000_000  # within the jitter of one second
+    assert in_time_order(stamps)
+    # 300 of 10,300 events over 30 days: 0.87 days, as the same 300 into an empty store over 0.87 days.
+    assert stamps[-1] - stamps[0] == pytest.approx(30 * DAY_US * 300 / 10_300, rel=0.01)
+
+
+def test_a_continuation_more_than_a_day_ahead_is_refused_before_anything_is_written() -> None:
+    now = int(time.time() * 1e6)
+    with pytest.raises(SystemExit, match="more than a day ahead"):
+        generate._timeline(12_000, 10_000, now, 30)  # 2,000 of 12,000 over 30 days: 5 days from now
