@@ -36,6 +36,11 @@ def test_migrated_schema_matches_the_table_definitions(database_url):
             assert table.name in tables, table.name
             columns = {c["name"] for c in inspector.get_columns(table.name)}
             assert columns == {c.name for c in table.columns}, table.name
+            key = inspector.get_pk_constraint(table.name)["constrained_columns"]
+            expected = [c.name for c in table.primary_key.columns]
+            if postgres and table.name == "events":
+                expected.append("ts")  # a partitioned table's key holds the partition column
+            assert key == expected, table.name  # in order: the order rows are stored and found in
         if postgres:
             with engine.connect() as conn:
                 kind = conn.execute(
