@@ -57,6 +57,8 @@ OPERATORS = tuple(
     )
 )  # fmt: skip
 DAYS = 30
+# How far ahead of now a continuation may run: a little under the day the server accepts (SPEC §3.2).
+AHEAD_US = 86_000_000_000
 
 
 def _iso(ts_us: int) -> str:
@@ -254,13 +256,13 @@ def set_indexes(settings: Settings, create: bool) -> None:
 
 def _timeline(total: int, stored: int, latest: int | None, days: float) -> tuple[int, int]:
     """(end, span) of the history, in microseconds: ending a minute ago on an empty store; continuing a
-    store right after its latest event. The server refuses events more than a day ahead (SPEC §3.2)."""
+    store right after its latest event, at most AHEAD_US ahead of now."""
     span = int(days * 86_400_000_000)
     now = int(time.time() * 1e6)
     if latest is None:
         return now - 60_000_000, span
     end = latest + 1 + span * (total - stored) // total
-    if end > now + 86_000_000_000:
+    if end > now + AHEAD_US:
         raise SystemExit(
             f"The {total - stored:,} new events would run until {_iso(end)}, more than a day ahead of now, "
             "which the server refuses: extend the store by fewer events, or later."
