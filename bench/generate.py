@@ -24,22 +24,33 @@ An existing store is continued: event ids carry on, and the new events follow it
 history's rate, as a fleet's next events would. So an interrupted run resumes where it stopped, and extending
 a store by N events measures ingest at its size: the same stream as N events over ``N / total * days`` into
 an empty store (bench/README.md).
+
+``--http`` sends the batches to a real server instead (``sightlog serve`` on the store, one process), from
+``--jobs`` clients as ``POST /vision-events/batch`` of 100 events (the API's limit): the rate a fleet's
+uploads get, with HTTP, authentication and the writer's grouping of concurrent batches into one commit. The
+bodies are all made before the clock starts, so that making them takes no CPU from the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import multiprocessing as mp
 import random
+import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 from sqlalchemy import create_engine, event
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from ingest import ServerProcess
 from sightlog.config import Settings
 from sightlog.services import Services
 from sightlog.store.sql.schema import detections, event_attrs, events
@@ -167,8 +178,8 @@ class History:
         }
 
 
-def produce(history: History, first: int, total: int, batch_size: int, jobs: int, out: mp.Queue) -> None:
-    """Child process: serialised batches of events ``first`` to ``total``, then one ``None`` per job."""
+def bodies(history: History, first: int, total: int, batch_size: int) -> Iterator[bytes]:
+    """Serialised batches (``{"events": [...]}``) of events ``first`` to ``total``."""
     n = first
     while n < total:
         batch: list[dict[str, Any]] = []
@@ -180,7 +191,13 @@ def produce(history: History, first: int, total: int, batch_size: int, jobs: int
             if history.rng.random() < 0.05 and len(batch) < batch_size and n < total:
                 batch.append(history.feedback(n, event["timestamp"]))
                 n += 1
-        out.put(orjson.dumps({"events": batch}))
+        yield orjson.dumps({"events": batch})
+
+
+def produce(history: History, first: int, total: int, batch_size: int, jobs: int, out: mp.Queue) -> None:
+    """Child process: the batches of events ``first`` to ``total``, then one ``None`` per job."""
+    for body in bodies(history, first, total, batch_size):
+        out.put(body)
     for _ in range(jobs):
         out.put(None)
 
@@ -201,6 +218,50 @@ def ingest(settings: Settings, batches: mp.Queue, done: Any) -> None:
                 done.value += len(events["events"])
     finally:
         services.store.close()
+
+
+def start_jobs(
+    settings: Settings, history: History, span: tuple[int, int, int], jobs: int, done: Any
+) -> list[mp.Process]:
+    """A producer of the batches of events ``span`` (first, total, batch size) and ``jobs`` processes that
+    ingest them."""
+    batches: mp.Queue = mp.Queue(maxsize=8 * jobs)
+    producer = mp.Process(target=produce, args=(history, *span, jobs, batches), daemon=True)
+    workers = [mp.Process(target=ingest, args=(settings, batches, done)) for _ in range(jobs)]
+    for process in (producer, *workers):
+        process.start()
+    return workers
+
+
+def start_clients(
+    url: str, api_key: str, batches: list[bytes], clients: int, done: Any, failures: list[str]
+) -> list[threading.Thread]:
+    take = itertools.count().__next__  # atomic under the GIL
+    threads = [
+        threading.Thread(target=post, args=(url, api_key, batches, take, done, failures))
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def post(url: str, api_key: str, batches: list[bytes], take: Any, done: Any, failures: list[str]) -> None:
+    """Thread: POST the batches it takes (``take()`` hands out their positions) until none is left, or any
+    client has failed; counts events in ``done``."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
+        while not failures and (n := take()) < len(batches):
+            try:
+                response = client.post("/vision-events/batch", content=batches[n])
+            except httpx.HTTPError as exc:
+                failures.append(f"batch {n}: {exc!r}")
+                return
+            if response.status_code != 201:
+                failures.append(f"batch {n}: {response.status_code} {response.text[:500]}")
+                return
+            with done.get_lock():
+                done.value += len(response.json()["eventIds"])
 
 
 def prepare(settings: Settings, api_key: str) -> tuple[list[str], int, int | None]:
@@ -281,8 +342,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", help="default: SQLite in the data directory")
     parser.add_argument("--api-key", default=BENCH_KEY)
-    parser.add_argument("--batch", type=int, default=500)
-    parser.add_argument("--jobs", type=int, default=2, help="ingesting processes")
+    parser.add_argument(
+        "--batch", type=int, help="events per batch (default 500; with --http 100, the API's)"
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="ingesting processes (with --http: clients)")
+    parser.add_argument("--http", action="store_true", help="send the batches to a real server (see above)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--days", type=float, default=DAYS, help=f"span of the history (default {DAYS})")
     parser.add_argument("--report-every", type=int, default=250_000)
@@ -290,8 +354,11 @@ def main(argv: list[str] | None = None) -> int:
         "--bulk", action="store_true", help="drop the search indexes while loading, build them at the end"
     )
     args = parser.parse_args(argv)
+    if args.bulk and args.http:
+        parser.error("--bulk loads through the service layer; it does not go with --http")
+    batch = args.batch or (100 if args.http else 500)
 
-    settings = Settings(data_dir=args.data_dir, database_url=args.database_url, max_batch_events=args.batch)
+    settings = Settings(data_dir=args.data_dir, database_url=args.database_url, max_batch_events=batch)
     use_case_ids, stored, latest = prepare(settings, args.api_key)
     backend = "postgresql" if args.database_url else "sqlite"
     print(f"store: {backend}, {stored:,} events already; target {args.events:,}", flush=True)
@@ -300,26 +367,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.bulk:
         set_indexes(settings, create=False)
 
-    batches: mp.Queue = mp.Queue(maxsize=8 * args.jobs)
     done = mp.Value("q", 0)
-    producer = mp.Process(
-        target=produce, args=(history, stored, args.events, args.batch, args.jobs, batches), daemon=True
-    )
-    jobs = [mp.Process(target=ingest, args=(settings, batches, done)) for _ in range(args.jobs)]
-    for process in (producer, *jobs):
-        process.start()
+    failures: list[str] = []
+    server = None
+    if args.http:
+        batches = list(bodies(history, stored, args.events, batch))
+        log = Path(tempfile.mkdtemp(prefix="sightlog-generate-")) / "server.log"
+        limit = {"SIGHTLOG_MAX_BATCH_EVENTS": str(batch)}  # for a --batch over the API's 100
+        server = ServerProcess(args.data_dir, log, args.database_url, args.api_key, settings=limit)
+        server.start(timeout=300)
+        print(f"server: sightlog serve, 1 process ({server.url}); {args.jobs} clients", flush=True)
+        workers: list[Any] = start_clients(server.url, args.api_key, batches, args.jobs, done, failures)
+    else:
+        workers = start_jobs(settings, history, (stored, args.events, batch), args.jobs, done)
     started = window_start = time.perf_counter()
     reported = 0
-    while any(job.is_alive() for job in jobs):
-        time.sleep(0.5)
-        if done.value - reported >= args.report_every:
-            now = time.perf_counter()
-            rate = (done.value - reported) / (now - window_start)
-            print(
-                f"{stored + done.value:>12,} events  {rate:8,.0f} ev/s  ({now - started:,.0f} s)", flush=True
-            )
-            window_start, reported = now, done.value
-    failed = [job.exitcode for job in jobs if job.exitcode]
+    try:
+        while any(worker.is_alive() for worker in workers):
+            time.sleep(0.5)
+            if done.value - reported >= args.report_every:
+                now = time.perf_counter()
+                rate = (done.value - reported) / (now - window_start)
+                print(
+                    f"{stored + done.value:>12,} events  {rate:8,.0f} ev/s  ({now - started:,.0f} s)",
+                    flush=True,
+                )
+                window_start, reported = now, done.value
+    finally:
+        if server is not None:
+            server.stop()
+    failed = failures or [worker.exitcode for worker in workers if getattr(worker, "exitcode", 0)]
+    for failure in failures:
+        print(f"failed: {failure}", flush=True)
     print(f"done: {stored + done.value:,} events in {time.perf_counter() - started:,.0f} s", flush=True)
     if args.bulk:
         print("building the search indexes:", flush=True)

@@ -257,9 +257,17 @@ class ServerProcess:
     """``python -m sightlog serve`` in its own session; stopped (SIGINT, then TERM, then KILL) on exit."""
 
     def __init__(
-        self, data_dir: Path, log_path: Path, database_url: str | None, key: str, workers: int = 1
+        self,
+        data_dir: Path,
+        log_path: Path,
+        database_url: str | None,
+        key: str,
+        workers: int = 1,
+        settings: dict[str, str] | None = None,
     ) -> None:
+        """``settings``: more of the server's environment (``SIGHTLOG_*`` variables)."""
         self.workers = workers
+        self.settings = settings or {}
         self.data_dir = data_dir
         self.log_path = log_path
         self.database_url = database_url
@@ -272,7 +280,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> None:
-        env = dict(os.environ, SIGHTLOG_BOOTSTRAP_KEY=self.key)
+        env = dict(os.environ, **self.settings, SIGHTLOG_BOOTSTRAP_KEY=self.key)
         env.pop("SIGHTLOG_DATABASE_URL", None)
         if self.database_url:
             env["SIGHTLOG_DATABASE_URL"] = self.database_url

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import itertools
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -16,7 +17,10 @@ DAY_US = 86_400_000_000
 
 
 def load_generate() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "generate.py"
+    bench = Path(__file__).parents[2] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))  # as when run as a script: it imports its neighbour ingest.py
+    path = bench / "generate.py"
     spec = importlib.util.spec_from_file_location("bench_generate", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -64,3 +68,32 @@ def test_a_continuation_more_than_a_day_ahead_is_refused_before_anything_is_writ
     now = int(time.time() * 1e6)
     with pytest.raises(SystemExit, match="more than a day ahead"):
         generate._timeline(12_000, 10_000, now, 30)  # 2,000 of 12,000 over 30 days: 5 days from now
+
+
+def test_http_mode_sends_the_stream_to_a_real_server_and_continues_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "store"
+    common = ["--data-dir", str(data), "--http", "--jobs", "3", "--days", "0.01", "--report-every", "100"]
+    assert generate.main(["--events", "250", "--batch", "40", *common]) == 0
+    assert "done: 250 events" in capsys.readouterr().out
+    assert generate.main(["--events", "400", "--batch", "150", *common]) == 0  # over the API's 100
+    out = capsys.readouterr().out
+    assert "250 events already" in out
+    assert "done: 400 events" in out
+    settings = generate.Settings(data_dir=data)
+    ids, stored, _latest = generate.prepare(settings, generate.BENCH_KEY)
+    assert (len(ids), stored) == (3, 400)
+
+
+def test_http_mode_reports_a_refused_batch_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(tmp_path / "store"), "--days", "0.01", "--http", "--jobs", "2"]
+    assert generate.main(["--events", "100", *data]) == 0
+    capsys.readouterr()
+    # The store's workspace has the bench key: the server refuses another one, and nothing is written.
+    assert generate.main(["--events", "200", "--api-key", "sl_" + "x" * 40, *data]) == 1
+    out = capsys.readouterr().out
+    assert "failed: batch 0: 401" in out or "failed: batch 1: 401" in out
+    assert "done: 100 events" in out
